@@ -1,0 +1,155 @@
+"""The ``surrogate`` command line: data, train, predict, validate, view, solve, demo.
+
+Every command turns the project's named errors into one red line naming the
+file, sample or field, and a non-zero exit code; no library traceback is shown.
+"""
+from __future__ import annotations
+
+import functools
+import sys
+from pathlib import Path
+from typing import Callable, List, Optional
+
+import typer
+
+from .console import console, err_console
+
+app = typer.Typer(
+    name="surrogate",
+    help="Surrogate models of physical simulations on meshes: datasets, training, prediction, "
+         "validation against FEM, and a web viewer.",
+    no_args_is_help=True,
+    rich_markup_mode="rich",
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+data_app = typer.Typer(help="Inspect, import, export and generate datasets.", no_args_is_help=True)
+app.add_typer(data_app, name="data")
+
+NOT_BUILT = 3
+_PASS_THROUGH = {"allow_extra_args": True, "ignore_unknown_options": True}
+
+
+def _fail(message: str, code: int = 1) -> None:
+    err_console.print(f"[bold red]error:[/] {message}", soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def handles_errors(fn: Callable) -> Callable:
+    """Report the project's named errors as one clear line and exit 1."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        from mesh.errors import DatasetError, MeshError
+
+        try:
+            return fn(*args, **kwargs)
+        except (DatasetError, MeshError, FileNotFoundError, KeyError, ValueError) as exc:
+            msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
+            _fail(msg)
+
+    return wrapper
+
+
+def _not_built(command: str, issue: str) -> None:
+    err_console.print(
+        f"[bold yellow]'surrogate {command}' is not built yet[/] ({issue}); "
+        "nothing was done.")
+    raise typer.Exit(NOT_BUILT)
+
+
+# ---------------------------------------------------------------- data
+@data_app.command("info")
+@handles_errors
+def data_info(root: Path = typer.Argument(..., help="Dataset folder (with dataset.yaml).")) -> None:
+    """Summarise a dataset: samples, node counts, fields, splits."""
+    from .data_commands import print_info
+
+    print_info(root)
+
+
+@data_app.command("import")
+@handles_errors
+def data_import(
+    src: str = typer.Argument(..., help="Folder or glob of mesh files, an XDMF time series, or a PLAID dataset folder."),
+    out: Path = typer.Option(..., "--out", "-o", help="Dataset folder to create (re-running resumes)."),
+    outputs: Optional[str] = typer.Option(None, help="Comma-separated output point fields (default: all common ones)."),
+    inputs: Optional[str] = typer.Option(None, help="Comma-separated input scalars from the files' field data."),
+    test_fraction: float = typer.Option(0.2, help="Share of samples in the test split (mesh files)."),
+    seed: int = typer.Option(0, help="Seed of the train/test split."),
+) -> None:
+    """Import meshes, an XDMF time series or a PLAID dataset into a dataset folder."""
+    from .data_commands import run_import
+
+    run_import(src, out, outputs=outputs, inputs=inputs, test_fraction=test_fraction, seed=seed)
+
+
+@data_app.command("export")
+@handles_errors
+def data_export(
+    root: Path = typer.Argument(..., help="Dataset folder."),
+    fmt: str = typer.Option("plaid", "--format", help="Target format: plaid."),
+    out: Path = typer.Option(..., "--out", "-o", help="Output folder."),
+) -> None:
+    """Export a dataset to another format (PLAID, CGNS backend)."""
+    from .data_commands import run_export
+
+    run_export(root, fmt, out)
+
+
+@data_app.command("generate", context_settings=_PASS_THROUGH)
+def data_generate(ctx: typer.Context, recipe: str = typer.Argument(..., help="Recipe name or YAML file.")) -> None:
+    """Generate a dataset with the FEM solvers (not built yet)."""
+    _not_built("data generate", "issue: physics/ dataset generators")
+
+
+# ---------------------------------------------------------------- models
+@app.command(context_settings=_PASS_THROUGH)
+def train(ctx: typer.Context) -> None:
+    """Train a surrogate on a dataset (not built yet)."""
+    _not_built("train", "issue: MMGP / neural surrogates")
+
+
+@app.command(context_settings=_PASS_THROUGH)
+def predict(ctx: typer.Context) -> None:
+    """Predict fields on a new mesh with a trained model (not built yet)."""
+    _not_built("predict", "issue: MMGP / neural surrogates")
+
+
+@app.command(context_settings=_PASS_THROUGH)
+def validate(ctx: typer.Context) -> None:
+    """Validate a model against FEM references and write a report (not built yet)."""
+    _not_built("validate", "issue: batch validation")
+
+
+@app.command(context_settings=_PASS_THROUGH)
+def view(ctx: typer.Context) -> None:
+    """Open the web viewer on a run, dataset, report or mesh files (not built yet)."""
+    _not_built("view", "issue: web viewer")
+
+
+@app.command()
+@handles_errors
+def solve(case: Path = typer.Argument(..., help="Case YAML: mesh, physics, material, boundary conditions, output.")) -> None:
+    """Solve one FEM case file and write the result (VTU)."""
+    from .solve_command import run_solve
+
+    run_solve(case)
+
+
+@app.command()
+@handles_errors
+def demo(out: Path = typer.Option(Path("runs/demo"), "--out", "-o", help="Where the demo writes its results.")) -> None:
+    """Run the main job on the built-in default data and say where the results are."""
+    from .demo import run_demo
+
+    run_demo(out)
+
+
+def main() -> None:
+    """Entry point of the ``surrogate`` command."""
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,502 @@
+"""Field transfer between meshes by linear finite-element interpolation.
+
+The source mesh is split into simplices (triangles in 2D, tetrahedra in 3D;
+quads, hexahedra, wedges, pyramids and the quadratic cells are split into linear
+sub-simplices through all their nodes). Each target point is located in a
+simplex with a k-d tree on simplex centroids (k nearest candidates, barycentric
+test, widening until the search is certified complete), and gets that simplex's
+barycentric coordinates as weights. Points outside the source are clamped to the
+closest point of the source boundary (exact point-to-segment / point-to-triangle
+projection), or to the nearest node.
+
+The result is a sparse CSR matrix ``W`` of shape (n_target, n_source) with rows
+summing to one: ``W @ u_source`` is the interpolated field. Both directions of a
+transfer are two calls.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal, Sequence
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.spatial import cKDTree
+
+from .boundary import facets_used_once
+from .core import Mesh
+from .errors import MeshError
+from .types import BoolArray, FloatArray, IntArray
+
+Outside = Literal["clamp", "nearest_node", "error"]
+
+# local sub-simplices of each supported volume cell type (linear on each piece)
+_SPLITS: dict[str, tuple[tuple[int, ...], ...]] = {
+    "line": ((0, 1),),
+    "line3": ((0, 2), (2, 1)),
+    "triangle": ((0, 1, 2),),
+    "triangle6": ((0, 3, 5), (3, 1, 4), (5, 4, 2), (3, 4, 5)),
+    "quad": ((0, 1, 2), (0, 2, 3)),
+    "quad8": ((0, 4, 7), (4, 1, 5), (5, 2, 6), (6, 3, 7), (4, 5, 7), (5, 6, 7)),
+    "quad9": ((0, 4, 8), (0, 8, 7), (4, 1, 5), (4, 5, 8), (8, 5, 2), (8, 2, 6),
+              (7, 8, 6), (7, 6, 3)),
+    "tetra": ((0, 1, 2, 3),),
+    "tetra10": ((0, 4, 6, 7), (4, 1, 5, 8), (6, 5, 2, 9), (7, 8, 9, 3),
+                (6, 8, 4, 5), (6, 8, 5, 9), (6, 8, 9, 7), (6, 8, 7, 4)),
+    "hexahedron": ((0, 1, 2, 6), (0, 2, 3, 6), (0, 3, 7, 6), (0, 7, 4, 6), (0, 4, 5, 6),
+                   (0, 5, 1, 6)),
+    "wedge": ((0, 1, 2, 3), (1, 2, 3, 4), (2, 3, 4, 5)),
+    "pyramid": ((0, 1, 2, 4), (0, 2, 3, 4)),
+}
+_CHUNK = 65536  # targets per vectorised batch (bounds the (M, k, d+1) temporaries)
+
+
+def simplex_split(mesh: Mesh) -> tuple[IntArray, IntArray]:
+    """Split the volume cells of a mesh into linear simplices.
+
+    Parameters
+    ----------
+    mesh : mesh whose volume cells are of a supported type: line(3), triangle(6),
+        quad(8, 9), tetra(10), hexahedron, wedge, pyramid.
+
+    Returns
+    -------
+    simplices : (S, d+1) int64 node indices, d = ``mesh.topological_dim``.
+    parent : (S,) int64 index of the parent cell among the volume cells
+        (block order, cells stacked).
+
+    Raises
+    ------
+    MeshError
+        For a mesh without volume cells or with a cell type that has no split.
+
+    Examples
+    --------
+    >>> from mesh.core import CellBlock
+    >>> m = Mesh(np.array([[0., 0.], [1., 0.], [1., 1.], [0., 1.]]), [CellBlock("quad", np.array([[0, 1, 2, 3]]))])
+    >>> simplex_split(m)[0].tolist()
+    [[0, 1, 2], [0, 2, 3]]
+    """
+    parts, parents, offset = [], [], 0
+    for block in mesh.volume_blocks():
+        split = _SPLITS.get(block.type)
+        if split is None:
+            raise MeshError(
+                f"cell type '{block.type}' cannot be split into simplices for interpolation; "
+                f"supported: {', '.join(_SPLITS)}"
+            )
+        c = len(block)
+        sub = block.data[:, np.array(split)]  # (C, n_sub, d+1)
+        parts.append(sub.reshape(-1, sub.shape[-1]))
+        parents.append(np.repeat(np.arange(offset, offset + c, dtype=np.int64), len(split)))
+        offset += c
+    if not parts or mesh.topological_dim == 0:
+        raise MeshError(f"the mesh has no volume cells to interpolate on: {mesh!r}")
+    return np.concatenate(parts), np.concatenate(parents)
+
+
+def _working_points(mesh: Mesh) -> FloatArray:
+    """Coordinates in the mesh's own dimension: drop a constant z for planar meshes."""
+    tdim, pts = mesh.topological_dim, mesh.points
+    if tdim == mesh.dim:
+        return pts
+    if tdim == 2 and mesh.dim == 3:
+        z = pts[:, 2]
+        if float(np.ptp(z)) <= 1e-12 * max(float(np.ptp(pts[:, :2])), 1.0):
+            return pts[:, :2]
+    raise MeshError(
+        f"interpolation needs cells of the space dimension; the mesh has {tdim}D cells in "
+        f"{mesh.dim}D space (surfaces in 3D are not supported)"
+    )
+
+
+@dataclass(frozen=True)
+class _SimplexSet:
+    """Geometry of the source simplices, precomputed once."""
+
+    simplices: IntArray   # (S, d+1)
+    origin: FloatArray    # (S, d) first vertex
+    inv: FloatArray       # (S, d, d) inverse edge matrices; NaN for degenerate simplices
+    tree: cKDTree         # on the centroids
+    radius: float         # max centroid-to-vertex distance over all simplices
+
+    @classmethod
+    def build(cls, points: FloatArray, simplices: IntArray) -> "_SimplexSet":
+        x = points[simplices]  # (S, d+1, d)
+        origin = x[:, 0]
+        edges = x[:, 1:] - origin[:, None, :]  # (S, d, d): rows are edge vectors
+        det = np.linalg.det(edges)
+        scale = np.prod(np.linalg.norm(edges, axis=2), axis=1)
+        ok = np.abs(det) > 1e-13 * np.maximum(scale, np.finfo(float).tiny)
+        inv = np.full_like(edges, np.nan)
+        if ok.any():
+            inv[ok] = np.linalg.inv(edges[ok])
+        centroid = x.mean(axis=1)
+        radius = float(np.max(np.linalg.norm(x - centroid[:, None], axis=2))) if len(x) else 0.0
+        return cls(simplices, origin, inv, cKDTree(centroid), radius)
+
+    def barycentric(self, p: FloatArray, cand: IntArray) -> FloatArray:
+        """Barycentric coordinates of points p (M, d) in candidates cand (M, k): (M, k, d+1)."""
+        v = p[:, None, :] - self.origin[cand]  # (M, k, d)
+        lam = np.einsum("mkj,mkji->mki", v, self.inv[cand])
+        return np.concatenate([1.0 - lam.sum(axis=2, keepdims=True), lam], axis=2)
+
+
+@dataclass(frozen=True)
+class PointLocation:
+    """Where target points fall in a source mesh, and their interpolation weights.
+
+    Attributes
+    ----------
+    nodes : (M, d+1) int64 source nodes whose values are combined for each target.
+    weights : (M, d+1) float64 weights in [0, 1], each row summing to 1.
+    simplex : (M,) int64 index of the containing simplex of :func:`simplex_split`,
+        -1 for targets outside the source.
+    outside : (M,) bool, True for targets not inside any source cell.
+    distance : (M,) float64 distance from each target to the source mesh (0 inside),
+        in the mesh's length unit.
+    """
+
+    nodes: IntArray
+    weights: FloatArray
+    simplex: IntArray
+    outside: BoolArray
+    distance: FloatArray
+
+
+def _locate_inside(
+    sset: _SimplexSet, p: FloatArray, tol: float, k0: int, k_max: int
+) -> tuple[IntArray, FloatArray]:
+    """Containing simplex and barycentric weights of each point, -1 where none is found.
+
+    Candidates are the k nearest centroids; k grows (x4) for points not yet found
+    until the k-th candidate is farther than the largest simplex radius (then no
+    unchecked simplex can contain the point) or k reaches ``k_max``.
+    """
+    m, d1 = len(p), sset.simplices.shape[1]
+    found = np.full(m, -1, np.int64)
+    lam_out = np.zeros((m, d1))
+    pending = np.arange(m)
+    n_s = len(sset.simplices)
+    k = min(k0, n_s)
+    while len(pending):
+        dist, cand = sset.tree.query(p[pending], k=k)
+        if k == 1:
+            dist, cand = dist[:, None], cand[:, None]
+        lam = sset.barycentric(p[pending], cand)
+        score = np.nan_to_num(lam.min(axis=2), nan=-np.inf)
+        best = np.argmax(score, axis=1)
+        rows = np.arange(len(pending))
+        hit = score[rows, best] >= -tol
+        found[pending[hit]] = cand[rows[hit], best[hit]]
+        lam_out[pending[hit]] = lam[rows[hit], best[hit]]
+        complete = dist[:, -1] > sset.radius
+        pending = pending[~hit & ~complete]
+        if k >= min(k_max, n_s):
+            break
+        k = min(4 * k, k_max, n_s)
+    lam_out = np.clip(lam_out, 0.0, None)
+    lam_out /= np.where(found >= 0, lam_out.sum(axis=1), 1.0)[:, None]
+    return found, lam_out
+
+
+def _closest_on_segments(p: FloatArray, a: FloatArray, b: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """Closest points on segments [a, b] to p, all (..., dim): returns (dist2 (...), t (...))."""
+    ab = b - a
+    den = np.einsum("...i,...i->...", ab, ab)
+    t = np.einsum("...i,...i->...", p - a, ab) / np.where(den > 0, den, 1.0)
+    t = np.clip(t, 0.0, 1.0)
+    q = a + t[..., None] * ab
+    return np.einsum("...i,...i->...", p - q, p - q), t
+
+
+def _closest_on_facets(p: FloatArray, x: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """Exact closest point of p (M, k, dim) on facets x (M, k, nf, dim), nf = 2 or 3.
+
+    Returns
+    -------
+    dist2 : (M, k) squared distances.
+    weights : (M, k, nf) barycentric weights of the closest point in each facet.
+    """
+    if x.shape[-2] == 2:
+        d2, t = _closest_on_segments(p, x[..., 0, :], x[..., 1, :])
+        return d2, np.stack([1.0 - t, t], axis=-1)
+    a, b, c = x[..., 0, :], x[..., 1, :], x[..., 2, :]
+    e1, e2, v = b - a, c - a, p - a
+    g11 = np.einsum("...i,...i->...", e1, e1)
+    g12 = np.einsum("...i,...i->...", e1, e2)
+    g22 = np.einsum("...i,...i->...", e2, e2)
+    r1 = np.einsum("...i,...i->...", v, e1)
+    r2 = np.einsum("...i,...i->...", v, e2)
+    det = g11 * g22 - g12 * g12
+    safe = np.where(det > 0, det, 1.0)
+    u, w = (g22 * r1 - g12 * r2) / safe, (g11 * r2 - g12 * r1) / safe
+    inside = (det > 0) & (u >= 0) & (w >= 0) & (u + w <= 1)
+    q = a + u[..., None] * e1 + w[..., None] * e2
+    d_face = np.where(inside, np.einsum("...i,...i->...", p - q, p - q), np.inf)
+    w_face = np.stack([1 - u - w, u, w], axis=-1)
+    # otherwise the closest point lies on one of the three edges
+    cands = [(d_face, w_face)]
+    for i, j in ((0, 1), (1, 2), (2, 0)):
+        d2, t = _closest_on_segments(p, x[..., i, :], x[..., j, :])
+        wt = np.zeros(w_face.shape)
+        wt[..., i], wt[..., j] = 1.0 - t, t
+        cands.append((d2, wt))
+    d_all = np.stack([c[0] for c in cands], axis=-1)  # (M, k, 4)
+    pick = np.argmin(d_all, axis=-1)
+    w_all = np.stack([c[1] for c in cands], axis=-2)  # (M, k, 4, 3)
+    w = np.take_along_axis(w_all, pick[..., None, None], axis=-2)[..., 0, :]
+    return np.take_along_axis(d_all, pick[..., None], axis=-1)[..., 0], w
+
+
+@dataclass(frozen=True)
+class _FacetSet:
+    """Boundary facets of the simplex split, for clamping outside points."""
+
+    facets: IntArray  # (F, d)
+    tree: cKDTree
+    radius: float
+
+    @classmethod
+    def build(cls, points: FloatArray, simplices: IntArray) -> "_FacetSet":
+        d1 = simplices.shape[1]
+        local = [tuple(j for j in range(d1) if j != i) for i in range(d1)]
+        fac = simplices[:, np.array(local)].reshape(-1, d1 - 1)
+        fac = fac[facets_used_once(fac, d1 - 1)]
+        x = points[fac]
+        centroid = x.mean(axis=1)
+        radius = float(np.max(np.linalg.norm(x - centroid[:, None], axis=2))) if len(x) else 0.0
+        return cls(fac, cKDTree(centroid), radius)
+
+
+def _clamp(
+    points: FloatArray, fset: _FacetSet, p: FloatArray, k0: int = 8, k_max: int = 1024
+) -> tuple[IntArray, FloatArray, FloatArray]:
+    """Closest point of each p on the boundary facets: (nodes (M, d), weights (M, d), dist (M,))."""
+    m, nf = len(p), fset.facets.shape[1]
+    nodes = np.zeros((m, nf), np.int64)
+    weights = np.zeros((m, nf))
+    best_d = np.full(m, np.inf)
+    pending = np.arange(m)
+    n_f = len(fset.facets)
+    k = min(k0, n_f)
+    while len(pending):
+        dist, cand = fset.tree.query(p[pending], k=k)
+        if k == 1:
+            dist, cand = dist[:, None], cand[:, None]
+        fac = fset.facets[cand]  # (M', k, nf)
+        d2, w = _closest_on_facets(p[pending][:, None, :], points[fac])
+        j = np.argmin(d2, axis=1)
+        rows = np.arange(len(pending))
+        dj = np.sqrt(d2[rows, j])
+        better = dj < best_d[pending]
+        upd = pending[better]
+        best_d[upd] = dj[better]
+        nodes[upd] = fac[rows[better], j[better]]
+        weights[upd] = w[rows[better], j[better]]
+        # certified once every unchecked facet is farther than the best distance
+        done = dist[:, -1] > best_d[pending] + fset.radius
+        pending = pending[~done]
+        if k >= min(k_max, n_f):
+            break
+        k = min(4 * k, k_max, n_f)
+    return nodes, weights, best_d
+
+
+def locate(
+    source: Mesh,
+    targets: FloatArray,
+    *,
+    outside: Outside = "clamp",
+    tol: float = 1e-10,
+    k: int | None = None,
+) -> PointLocation:
+    """Locate target points in a source mesh and compute linear interpolation weights.
+
+    Parameters
+    ----------
+    source : mesh with volume cells (see :func:`simplex_split`); a 2D mesh may have
+        (N, 3) points with constant z.
+    targets : (M, d) or (M, 3) float64 target coordinates, same length unit as the
+        source (a constant z column is ignored for 2D sources).
+    outside : what to do with targets outside the source: ``"clamp"`` (closest point
+        of the source boundary, interpolated there), ``"nearest_node"`` (value of the
+        nearest source node), ``"error"`` (raise).
+    tol : barycentric tolerance (dimensionless): a target with all barycentric
+        coordinates >= -tol counts as inside (weights are then clipped to [0, 1]).
+    k : initial number of candidate simplices per target (default 8 in 2D, 16 in 3D).
+
+    Returns
+    -------
+    PointLocation
+
+    Raises
+    ------
+    MeshError
+        On a dimension mismatch, an unsupported cell type, or outside targets with
+        ``outside="error"`` (the message gives how many and the first one).
+    """
+    pts = _working_points(source)
+    d = pts.shape[1]
+    p = np.asarray(targets, dtype=np.float64)
+    if p.ndim != 2 or p.shape[1] not in (d, 3) or (p.shape[1] == 3 and d == 2 and p.size
+                                                     and np.ptp(p[:, 2]) > 0):
+        raise MeshError(
+            f"targets must have shape (M, {d}) for this {d}D source mesh; got {p.shape}"
+        )
+    p = np.ascontiguousarray(p[:, :d])
+    if outside not in ("clamp", "nearest_node", "error"):
+        raise MeshError(f"outside must be 'clamp', 'nearest_node' or 'error'; got {outside!r}")
+    simplices, _ = simplex_split(source)
+    sset = _SimplexSet.build(pts, simplices)
+    k0 = k or (8 if d <= 2 else 16)
+    m = len(p)
+    simplex = np.full(m, -1, np.int64)
+    lam = np.zeros((m, d + 1))
+    for s in range(0, m, _CHUNK):
+        sl = slice(s, s + _CHUNK)
+        simplex[sl], lam[sl] = _locate_inside(sset, p[sl], tol, k0, 1024)
+    nodes = sset.simplices[np.maximum(simplex, 0)]
+    out = simplex < 0
+    dist = np.zeros(m)
+    if out.any():
+        nodes, lam, dist = _handle_outside(source, pts, simplices, p, out, nodes, lam, outside)
+    return PointLocation(nodes, lam, simplex, out, dist)
+
+
+def _handle_outside(source, pts, simplices, p, out, nodes, lam, outside):
+    """Fill rows of targets outside the source according to the ``outside`` policy."""
+    idx = np.flatnonzero(out)
+    if outside == "error":
+        first = ", ".join(f"{v:.6g}" for v in p[idx[0]])
+        raise MeshError(
+            f"{len(idx)} target point(s) lie outside the source mesh, the first is target "
+            f"{int(idx[0])} at ({first}); use outside='clamp' or 'nearest_node'"
+        )
+    nodes, lam = nodes.copy(), lam.copy()
+    dist = np.zeros(len(p))
+    if outside == "nearest_node":
+        used = np.unique(simplices)
+        dd, j = cKDTree(pts[used]).query(p[idx])
+        nodes[idx] = used[j][:, None]
+        lam[idx] = 0.0
+        lam[idx, 0] = 1.0
+        dist[idx] = dd
+        return nodes, lam, dist
+    fset = _FacetSet.build(pts, simplices)
+    fn, fw, fd = _clamp(pts, fset, p[idx])
+    nf = fn.shape[1]
+    nodes[idx, :nf], lam[idx, :nf] = fn, fw
+    nodes[idx, nf:], lam[idx, nf:] = fn[:, :1], 0.0
+    dist[idx] = fd
+    return nodes, lam, dist
+
+
+def closest_boundary_points(source: Mesh, points: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """Exact closest point of the source mesh boundary to each query point.
+
+    Parameters
+    ----------
+    source : mesh with volume cells (boundary = facets of its simplex split used once).
+    points : (M, d) float64 query coordinates, same length unit as the source.
+
+    Returns
+    -------
+    closest : (M, d) float64 closest boundary points.
+    distance : (M,) float64 distances to them.
+    """
+    pts = _working_points(source)
+    p = np.asarray(points, dtype=np.float64)
+    if p.ndim != 2 or p.shape[1] != pts.shape[1]:
+        raise MeshError(f"points must have shape (M, {pts.shape[1]}); got {p.shape}")
+    simplices, _ = simplex_split(source)
+    fset = _FacetSet.build(pts, simplices)
+    nodes, w, dist = _clamp(pts, fset, p)
+    return np.einsum("mk,mkd->md", w, pts[nodes]), dist
+
+
+def interpolation_matrix(
+    source: Mesh,
+    targets: FloatArray | Mesh,
+    *,
+    outside: Outside = "clamp",
+    tol: float = 1e-10,
+) -> sp.csr_matrix:
+    """Sparse linear FE interpolation operator from source nodes to target points.
+
+    Parameters
+    ----------
+    source : mesh carrying the field (triangles/tetra, or cells split into them).
+    targets : (M, d) float64 target coordinates, or a mesh whose nodes are the targets.
+    outside : policy for targets outside the source (see :func:`locate`).
+    tol : barycentric inside tolerance (see :func:`locate`).
+
+    Returns
+    -------
+    (M, N) scipy.sparse.csr_matrix of weights, rows summing to 1, at most d+1
+    nonzeros per row; ``W @ u`` maps a nodal field u (N,) or (N, c) of the source
+    to the targets. The reverse transfer is ``interpolation_matrix(target, source.points)``.
+
+    Examples
+    --------
+    >>> from mesh.core import CellBlock
+    >>> m = Mesh(np.array([[0., 0.], [1., 0.], [0., 1.]]), [CellBlock("triangle", np.array([[0, 1, 2]]))])
+    >>> W = interpolation_matrix(m, np.array([[0.25, 0.25], [2.0, 0.0]]))
+    >>> (W @ np.array([0., 1., 2.])).round(12).tolist()   # u = x + 2y; second point clamped to (1, 0)
+    [0.75, 1.0]
+    """
+    pts = targets.points if isinstance(targets, Mesh) else targets
+    loc = locate(source, pts, outside=outside, tol=tol)
+    m, d1 = loc.weights.shape
+    rows = np.repeat(np.arange(m, dtype=np.int64), d1)
+    w = sp.csr_matrix(
+        (loc.weights.ravel(), (rows, loc.nodes.ravel())), shape=(m, source.n_points)
+    )
+    w.sum_duplicates()
+    w.eliminate_zeros()
+    return w
+
+
+def transfer_point_data(
+    source: Mesh,
+    target: Mesh,
+    names: Sequence[str] | None = None,
+    *,
+    outside: Outside = "clamp",
+) -> Mesh:
+    """Interpolate point fields of ``source`` onto the nodes of ``target``.
+
+    Parameters
+    ----------
+    source : mesh whose ``point_data`` holds the fields, each (N_s,) or (N_s, c).
+    target : mesh receiving the fields at its nodes.
+    names : fields to transfer (default: all point fields of the source).
+    outside : policy for target nodes outside the source (see :func:`locate`).
+
+    Returns
+    -------
+    A new mesh: ``target`` with the transferred fields, each (N_t,) or (N_t, c).
+
+    Raises
+    ------
+    KeyError
+        If a requested field is missing; the message lists the available fields.
+    """
+    names = list(source.point_data) if names is None else list(names)
+    missing = [n for n in names if n not in source.point_data]
+    if missing:
+        raise KeyError(
+            f"point field(s) {missing} not in the source mesh; available: "
+            f"{', '.join(source.point_data) or '(none)'}"
+        )
+    w = interpolation_matrix(source, target.points, outside=outside)
+    return target.with_point_data(**{n: w @ np.asarray(source.point_data[n]) for n in names})
+
+
+__all__ = [
+    "PointLocation",
+    "closest_boundary_points",
+    "interpolation_matrix",
+    "locate",
+    "simplex_split",
+    "transfer_point_data",
+]
