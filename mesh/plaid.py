@@ -4,7 +4,8 @@ A PLAID dataset on disk (as written by ``plaid.storage.save_to_disk(..., backend
 
     SRC/infos.yaml                              owner, license, num_samples, storage_backend
     SRC/problem_definitions/<name>.yaml         input_features / output_features (CGNS paths),
-                                                train_split / test_split ({split: "all" | [numbers]})
+                                                train_split / test_split
+                                                ({split: "all" | [sample numbers]})
     SRC/data/<split>/sample_<9 digits>/meshes/mesh_<9 digits>.cgns
                                                 one CGNS tree per time step
 
@@ -63,8 +64,8 @@ _MESH_FILE = re.compile(r"^mesh_(\d+)\.cgns$")
 _SPLIT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 _MESH_NODES = ("GridCoordinates",)
 _CELL_SOLUTIONS = ("CellCenterFields", "CellData")
-_OTHER_LOCATION = ("FaceCenterFields", "IFaceCenterFields", "JFaceCenterFields", "KFaceCenterFields",
-                   "EdgeCenterFields", "IntegrationPointFields", "SurfaceData")
+_OTHER_LOCATION = ("FaceCenterFields", "IFaceCenterFields", "JFaceCenterFields",
+                   "KFaceCenterFields", "EdgeCenterFields", "IntegrationPointFields", "SurfaceData")
 _ZONE_NON_FIELDS = ("ZoneBC", "ZoneGridConnectivity", "ZoneType", "FamilyName", "ZoneIterativeData")
 
 
@@ -87,7 +88,8 @@ class _FeatureMap:
             return {n: Feature(description=f"PLAID feature {p}") for n, p in group.items()}
 
         try:
-            return ProblemDefinition(inputs=feats(self.inputs), input_fields=feats(self.input_fields),
+            return ProblemDefinition(inputs=feats(self.inputs),
+                                     input_fields=feats(self.input_fields),
                                      outputs=feats(self.outputs),
                                      output_scalars=feats(self.output_scalars))
         except ValueError as exc:  # pydantic: a name used by two features
@@ -158,12 +160,13 @@ def import_plaid(src: str | os.PathLike, out: str | os.PathLike, *, problem: str
     }
     writer = DatasetWriter(out, name or src.resolve().name, fmap.problem(str(pb_path)),
                            time_dependent=time_dependent,
-                           description=str(infos.get("data_description") or ""), provenance=provenance)
+                           description=str(infos.get("data_description") or ""),
+                           provenance=provenance)
     done = writer.done()
     foreign = sorted(done - set(ids))
     if foreign:
-        raise DatasetError(f"'{out}' already holds samples that are not in the PLAID dataset '{src}' "
-                           f"({', '.join(foreign[:5])}); import into an empty folder")
+        raise DatasetError(f"'{out}' already holds samples that are not in the PLAID dataset "
+                           f"'{src}' ({', '.join(foreign[:5])}); import into an empty folder")
     for sid, sample_dir in ids.items():
         if sid not in done:
             writer.add(_read_sample(sid, sample_dir, fmap, time_dependent))
@@ -190,9 +193,9 @@ def _read_infos(src: Path) -> dict[str, Any]:
     infos = _load_yaml(src / INFOS, "PLAID infos file")
     backend = infos.get("storage_backend")
     if backend != "cgns":
-        raise DatasetError(f"'{src / INFOS}': storage_backend is {backend!r}; only the 'cgns' backend "
-                           "is supported (convert with pyplaid: init_from_disk, then save_to_disk("
-                           "..., backend='cgns'))")
+        raise DatasetError(f"'{src / INFOS}': storage_backend is {backend!r}; only the 'cgns' "
+                           "backend is supported (convert with pyplaid: init_from_disk, then "
+                           "save_to_disk(..., backend='cgns'))")
     for key in ("owner", "license"):
         if key not in infos:
             raise DatasetError(f"'{src / INFOS}': the required key '{key}' is missing")
@@ -207,11 +210,12 @@ def _read_problem(src: Path, name: str | None) -> tuple[str, dict[str, Any]]:
                            "one is needed to tell inputs from outputs")
     if name is None:
         if len(names) > 1:
-            raise DatasetError(f"'{folder}' holds several problem definitions ({', '.join(names)}); "
-                               "choose one with problem=...")
+            raise DatasetError(f"'{folder}' holds several problem definitions "
+                               f"({', '.join(names)}); choose one with problem=...")
         name = names[0]
     elif name not in names:
-        raise DatasetError(f"no problem definition '{name}' in '{folder}'; there are: {', '.join(names)}")
+        raise DatasetError(f"no problem definition '{name}' in '{folder}'; there are: "
+                           f"{', '.join(names)}")
     path = folder / f"{name}.yaml"
     pb = _load_yaml(path, "PLAID problem definition")
     unknown = set(pb) - {"input_features", "output_features", "train_split", "test_split"}
@@ -220,8 +224,8 @@ def _read_problem(src: Path, name: str | None) -> tuple[str, dict[str, Any]]:
     for key in ("input_features", "output_features"):
         feats = pb.get(key) or []
         if not isinstance(feats, list) or not all(isinstance(f, str) for f in feats):
-            raise DatasetError(f"'{path}': {key} must be a list of CGNS paths (pyplaid 1.0 format); "
-                               f"got {feats!r:.200}")
+            raise DatasetError(f"'{path}': {key} must be a list of CGNS paths (pyplaid 1.0 "
+                               f"format); got {feats!r:.200}")
     return name, pb
 
 
@@ -237,11 +241,12 @@ def _map_features(pb: dict[str, Any], where: Path) -> _FeatureMap:
                 zones.add((parts[0], parts[1]))
                 (fmap.mesh if role == "input" else fmap.unmapped).append(path)
                 continue
-            elif len(parts) == 4 and parts[2] not in _ZONE_NON_FIELDS and parts[3] != "GridLocation":
+            elif (len(parts) == 4 and parts[2] not in _ZONE_NON_FIELDS
+                  and parts[3] != "GridLocation"):
                 if parts[2] in _CELL_SOLUTIONS or parts[2] in _OTHER_LOCATION:
                     raise DatasetError(
-                        f"'{where}': feature '{path}' is not a nodal field; only nodal (Vertex) fields "
-                        "can be imported for now")
+                        f"'{where}': feature '{path}' is not a nodal field; only nodal (Vertex) "
+                        "fields can be imported for now")
                 zones.add((parts[0], parts[1]))
                 group = fmap.input_fields if role == "input" else fmap.outputs
             else:
@@ -249,8 +254,8 @@ def _map_features(pb: dict[str, Any], where: Path) -> _FeatureMap:
                 continue
             name = parts[-1]
             if name in group:
-                raise DatasetError(f"'{where}': features '{group[name]}' and '{path}' both map to the "
-                                   f"name '{name}'")
+                raise DatasetError(f"'{where}': features '{group[name]}' and '{path}' both map "
+                                   f"to the name '{name}'")
             group[name] = path
     if len(zones) > 1:
         raise DatasetError(f"'{where}': the features span several zones "
@@ -269,17 +274,18 @@ def _find_samples(src: Path, infos: dict[str, Any]) -> dict[str, dict[int, Path]
     if not data.is_dir():
         raise DatasetError(f"'{src}' is not a PLAID dataset: the folder '{data}' is missing")
     out: dict[str, dict[int, Path]] = {}
-    for split_dir in sorted(p for p in data.iterdir() if p.is_dir()):
+    for split_dir in sorted(p for p in data.iterdir() if p.is_dir() and not p.name.startswith(".")):
         if not _SPLIT_NAME.match(split_dir.name):
-            raise DatasetError(f"PLAID split folder '{split_dir}': the name must be letters, digits, "
-                               "'_', '.' or '-'")
+            raise DatasetError(f"PLAID split folder '{split_dir}': the name must be letters, "
+                               "digits, '_', '.' or '-'")
         found = {int(m.group(1)): p for p in split_dir.iterdir()
                  if p.is_dir() and (m := _SAMPLE_DIR.match(p.name))}
         out[split_dir.name] = dict(sorted(found.items()))
         expected = (infos.get("num_samples") or {}).get(split_dir.name)
         if expected is not None and expected != len(found):
-            logger.warning("'%s' lists %s samples in split '%s' but '%s' holds %d (partial download?)",
-                           src / INFOS, expected, split_dir.name, split_dir, len(found))
+            logger.warning("'%s' lists %s samples in split '%s' but '%s' holds %d "
+                           "(partial download?)", src / INFOS, expected, split_dir.name,
+                           split_dir, len(found))
     if not any(out.values()):
         raise DatasetError(f"'{data}' holds no sample folders (data/<split>/sample_<number>)")
     return out
@@ -289,7 +295,8 @@ def _sample_id(split: str, number: int) -> str:
     return f"{split}_{number:09d}"
 
 
-def _splits(pb: dict[str, Any], samples: dict[str, dict[int, Path]], where: Path) -> dict[str, list[str]]:
+def _splits(pb: dict[str, Any], samples: dict[str, dict[int, Path]],
+            where: Path) -> dict[str, list[str]]:
     splits: dict[str, list[str]] = {}
     used: set[str] = set()
     for ours, key in (("train", "train_split"), ("test", "test_split")):
@@ -299,8 +306,8 @@ def _splits(pb: dict[str, Any], samples: dict[str, dict[int, Path]], where: Path
         ids: list[str] = []
         for plaid_split, which in spec.items():
             if plaid_split not in samples:
-                raise DatasetError(f"'{where}': {key} names the split '{plaid_split}', but data/ holds "
-                                   f"only: {', '.join(samples) or 'none'}")
+                raise DatasetError(f"'{where}': {key} names the split '{plaid_split}', but data/ "
+                                   f"holds only: {', '.join(samples) or 'none'}")
             used.add(plaid_split)
             numbers = list(samples[plaid_split]) if which == "all" else list(which)
             missing = [n for n in numbers if n not in samples[plaid_split]]
@@ -320,8 +327,10 @@ def _splits(pb: dict[str, Any], samples: dict[str, dict[int, Path]], where: Path
 def _check_out(out: Path) -> None:
     if out.exists() and not out.is_dir():
         raise DatasetError(f"'{out}' exists and is not a folder")
-    if out.is_dir() and any(out.iterdir()) and not ((out / SAMPLES).is_dir() or (out / MANIFEST).exists()):
-        raise DatasetError(f"'{out}' is a non-empty folder that is not a dataset; import into a new folder")
+    is_dataset = (out / SAMPLES).is_dir() or (out / MANIFEST).exists()
+    if out.is_dir() and any(out.iterdir()) and not is_dataset:
+        raise DatasetError(f"'{out}' is a non-empty folder that is not a dataset; import into a "
+                           "new folder")
 
 
 def _mesh_files(sample_dir: Path) -> list[Path]:
@@ -329,10 +338,11 @@ def _mesh_files(sample_dir: Path) -> list[Path]:
     found = {int(m.group(1)): p for p in folder.glob("mesh_*.cgns")
              if (m := _MESH_FILE.match(p.name))} if folder.is_dir() else {}
     if not found:
-        raise DatasetError(f"PLAID sample '{sample_dir}' has no mesh file (meshes/mesh_<number>.cgns)")
+        raise DatasetError(f"PLAID sample '{sample_dir}' has no mesh file "
+                           "(meshes/mesh_<number>.cgns)")
     if sorted(found) != list(range(len(found))):
-        raise DatasetError(f"PLAID sample '{sample_dir}': mesh files must be numbered 0..{len(found) - 1}; "
-                           f"found numbers {sorted(found)[:10]}")
+        raise DatasetError(f"PLAID sample '{sample_dir}': mesh files must be numbered "
+                           f"0..{len(found) - 1}; found numbers {sorted(found)[:10]}")
     return [found[i] for i in range(len(found))]
 
 
@@ -356,14 +366,15 @@ def _read_sample(sid: str, sample_dir: Path, fmap: _FeatureMap, time_dependent: 
     mesh0 = steps[0].mesh
     for f, st in zip(files[1:], steps[1:]):
         if not _same_mesh(mesh0, st.mesh):
-            raise DatasetError(f"PLAID sample '{sid}': the mesh of '{f}' differs from that of '{files[0]}'; "
-                               "time series on changing meshes are not supported")
+            raise DatasetError(f"PLAID sample '{sid}': the mesh of '{f}' differs from that of "
+                               f"'{files[0]}'; time series on changing meshes are not supported")
 
     def field_of(st: _Step, f: Path, name: str) -> np.ndarray:
         if name not in st.mesh.point_data:
             where = "a cell field" if name in st.mesh.cell_data else "missing"
-            raise DatasetError(f"PLAID sample '{sid}' ('{f}'): nodal field '{name}' is {where}; nodal "
-                               f"fields in the file: {', '.join(st.mesh.point_data) or 'none'}")
+            raise DatasetError(f"PLAID sample '{sid}' ('{f}'): nodal field '{name}' is {where}; "
+                               "nodal fields in the file: "
+                               f"{', '.join(st.mesh.point_data) or 'none'}")
         return st.mesh.point_data[name]
 
     def fields(group: dict[str, str]) -> dict[str, np.ndarray]:
@@ -380,7 +391,7 @@ def _read_sample(sid: str, sample_dir: Path, fmap: _FeatureMap, time_dependent: 
     rest = {k: v for k, v in mesh0.point_data.items() if k not in outputs and k not in input_fields}
     times = None
     if time_dependent:
-        times = np.array([st.time if st.time is not None else float(i) for i, st in enumerate(steps)])
+        times = np.array([float(i) if st.time is None else st.time for i, st in enumerate(steps)])
     return Sample(sid, mesh0.without_data().with_point_data(**rest), inputs, outputs, scalars,
                   input_fields, times)
 
@@ -397,11 +408,12 @@ def _scalar(sid: str, files: list[Path], steps: list[_Step], name: str, path: st
         v = st.globals[name]
         if v.size != 1 or not np.issubdtype(v.dtype, np.number):
             raise DatasetError(f"PLAID sample '{sid}' ('{f}'): feature '{path}' is not a number "
-                               f"(shape {v.shape}, dtype {v.dtype}); only scalar globals are supported")
+                               f"(shape {v.shape}, dtype {v.dtype}); only scalar globals are "
+                               "supported")
         values.append(float(v.ravel()[0]))
     if any(v != values[0] for v in values[1:]):
-        raise DatasetError(f"PLAID sample '{sid}': scalar '{path}' changes over time ({values[:5]}); "
-                           "time-dependent scalars are not supported")
+        raise DatasetError(f"PLAID sample '{sid}': scalar '{path}' changes over time "
+                           f"({values[:5]}); time-dependent scalars are not supported")
     return values[0]
 
 
@@ -449,15 +461,17 @@ def _read_step(path: Path, base: str | None, zone: str | None) -> _Step:
             mesh_bases = [b for b in bases if b != GLOBAL_BASE and _has_zone(f[b])]
             if base is None:
                 if not mesh_bases:
-                    raise MeshReadError(path, f"no CGNS base with a zone (bases: {', '.join(bases) or 'none'})")
+                    raise MeshReadError(path, "no CGNS base with a zone (bases: "
+                                              f"{', '.join(bases) or 'none'})")
                 base = mesh_bases[0]
             elif base not in bases:
-                raise MeshReadError(path, f"no CGNS base '{base}' (bases: {', '.join(bases) or 'none'})")
+                raise MeshReadError(path, f"no CGNS base '{base}' (bases: "
+                                          f"{', '.join(bases) or 'none'})")
             glob = {}
             if GLOBAL_BASE in bases:
                 g = f[GLOBAL_BASE]
-                glob = {k: np.asarray(g[k][" data"][()]) for k in g
-                        if not k.startswith(" ") and _label(g[k]) == "DataArray_t" and " data" in g[k]}
+                glob = {k: np.asarray(g[k][" data"][()]) for k in g if not k.startswith(" ")
+                        and _label(g[k]) == "DataArray_t" and " data" in g[k]}
             tv = f[base].get("Time/TimeValues/ data")
             time = float(np.ravel(tv[()])[0]) if tv is not None and tv.size else None
             if bases[0] == base:
@@ -500,6 +514,10 @@ def _read_other_base(f: Any, path: Path, base: str, zone: str | None) -> Mesh:
 # =========================================================================== export
 _NAME_TO_CGNS = {name: (code, None if perm is None else np.argsort(perm))
                  for code, (name, perm) in CGNS_TYPES.items()}
+# CGNS ElementType_t names (the SIDS standard; pyplaid names sections Elements_<NAME>)
+_ELEMENT_NAME = {2: "NODE", 3: "BAR_2", 4: "BAR_3", 5: "TRI_3", 6: "TRI_6", 7: "QUAD_4",
+                 8: "QUAD_8", 9: "QUAD_9", 10: "TETRA_4", 11: "TETRA_10", 12: "PYRA_5",
+                 21: "PYRA_13", 14: "PENTA_6", 15: "PENTA_15", 17: "HEXA_8", 18: "HEXA_20"}
 
 
 def export_plaid(dataset: Dataset, out: str | os.PathLike, *, problem_name: str | None = None,
@@ -559,8 +577,8 @@ def export_plaid(dataset: Dataset, out: str | os.PathLike, *, problem_name: str 
         raise DatasetError(f"dataset '{dataset.name}' has no samples to export")
     pb = dataset.problem
     if not pb.outputs and not pb.output_scalars:
-        raise DatasetError(f"dataset '{dataset.name}' declares no outputs; a PLAID problem definition "
-                           "needs at least one output feature")
+        raise DatasetError(f"dataset '{dataset.name}' declares no outputs; a PLAID problem "
+                           "definition needs at least one output feature")
     for kind, names in (("input", pb.inputs), ("input field", pb.input_fields),
                         ("output field", pb.outputs), ("output scalar", pb.output_scalars)):
         for n in names:
@@ -569,22 +587,20 @@ def export_plaid(dataset: Dataset, out: str | os.PathLike, *, problem_name: str 
     first = dataset[0]
     base = f"Base_{first.mesh.topological_dim}_{first.mesh.dim}"
     groups = _plaid_split_groups(dataset)
-    prov = dataset.manifest.provenance
-    pinfos = prov.get("plaid_infos") if isinstance(prov.get("plaid_infos"), dict) else {}
-    infos = plaid.Infos(owner=str(owner or prov.get("owner") or "unknown"),
-                        license=str(license or prov.get("license") or "unknown"),
-                        data_description=dataset.manifest.description or pinfos.get("data_description"),
-                        data_production=pinfos.get("data_production"))
+    infos = _plaid_infos(plaid, dataset, owner, license)
     pb_def = plaid.ProblemDefinition(
         **_plaid_features(pb, first, base),
         train_split={"train": "all"} if "train" in groups else {},
         test_split={"test": "all"} if "test" in groups else {})
-    pb_name = problem_name or str(prov.get("plaid_problem_definition") or "problem")
-
+    pb_name = problem_name or str(dataset.manifest.provenance.get("plaid_problem_definition")
+                                  or "problem")
+    if not _SPLIT_NAME.match(pb_name):
+        raise DatasetError(f"problem name '{pb_name}' cannot name a file (letters, digits, '_', "
+                           "'.', '-')")
     position = {sid: k for k, sid in enumerate(dataset.ids)}
 
     def construct(sid: str) -> Any:
-        return _to_plaid_sample(plaid, dataset[position[sid]], pb, base)
+        return _to_plaid_sample(plaid, dataset[position[sid]], base)
 
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{out.name}-", dir=out.parent))
@@ -604,12 +620,10 @@ class _PyPlaid:
         import CGNS.PAT.cgnskeywords as CGK
         import CGNS.PAT.cgnslib as CGL
         from plaid import Infos, ProblemDefinition, Sample
-        from plaid.constants import CGNS_ELEMENT_NAMES
         from plaid.storage import save_to_disk
 
         self.CGK, self.CGL = CGK, CGL
         self.Infos, self.ProblemDefinition, self.Sample = Infos, ProblemDefinition, Sample
-        self.element_names = CGNS_ELEMENT_NAMES
         self.save_to_disk = save_to_disk
 
 
@@ -620,25 +634,42 @@ def _import_pyplaid() -> _PyPlaid:
     try:
         return _PyPlaid()
     except ImportError as exc:
-        raise DatasetError(f"exporting to PLAID needs pyplaid >= 1.0 (pip install pyplaid): {exc}") from None
+        raise DatasetError("exporting to PLAID needs pyplaid >= 1.0 (pip install pyplaid): "
+                           f"{exc}") from None
     finally:
         root.handlers[:] = handlers
         root.setLevel(level)
 
 
+def _plaid_infos(plaid: _PyPlaid, dataset: Dataset, owner: str | None,
+                 license: str | None) -> Any:
+    """``plaid.Infos`` from the arguments, else the provenance of an imported PLAID dataset."""
+    prov = dataset.manifest.provenance
+    pinfos = prov.get("plaid_infos") if isinstance(prov.get("plaid_infos"), dict) else {}
+    try:
+        return plaid.Infos(owner=str(owner or prov.get("owner") or "unknown"),
+                           license=str(license or prov.get("license") or "unknown"),
+                           data_description=(dataset.manifest.description
+                                             or pinfos.get("data_description")),
+                           data_production=pinfos.get("data_production"))
+    except ValueError as exc:
+        raise DatasetError(f"dataset '{dataset.name}': pyplaid rejects the infos: {exc}") from None
+
+
 def _check_cgns_name(name: str, where: str) -> None:
     if "/" in name or not name or len(name) > CGNS_NAME_MAX:
-        raise DatasetError(f"{where}: CGNS node names must be 1 to {CGNS_NAME_MAX} characters without '/'; "
-                           f"got {len(name)} characters")
+        raise DatasetError(f"{where}: CGNS node names must be 1 to {CGNS_NAME_MAX} characters "
+                           f"without '/'; got {len(name)} characters")
 
 
 def _plaid_split_groups(dataset: Dataset) -> dict[str, list[str]]:
     groups: dict[str, list[str]] = {}
+    present = set(dataset.ids)
     for split, ids in dataset.splits.items():
         if not _SPLIT_NAME.match(split):
-            raise DatasetError(f"dataset '{dataset.name}': split '{split}' cannot name a PLAID split "
-                               "folder (letters, digits, '_', '.', '-')")
-        members = [i for i in ids if i in set(dataset.ids)]
+            raise DatasetError(f"dataset '{dataset.name}': split '{split}' cannot name a PLAID "
+                               "split folder (letters, digits, '_', '.', '-')")
+        members = [i for i in ids if i in present]
         if members:
             groups[split] = members
     placed = {i for ids in groups.values() for i in ids}
@@ -671,7 +702,8 @@ def _plaid_features(pb: ProblemDefinition, first: Sample, base: str) -> dict[str
 
     inputs = coords + sections + [f"{GLOBAL_BASE}/{n}" for n in pb.inputs]
     inputs += field_paths(pb.input_fields, first.input_fields)
-    outputs = field_paths(pb.outputs, first.fields) + [f"{GLOBAL_BASE}/{n}" for n in pb.output_scalars]
+    outputs = field_paths(pb.outputs, first.fields)
+    outputs += [f"{GLOBAL_BASE}/{n}" for n in pb.output_scalars]
     return {"input_features": inputs, "output_features": outputs}
 
 
@@ -691,12 +723,8 @@ def _cgns_code(cell_type: str) -> int:
     return _NAME_TO_CGNS[cell_type][0]
 
 
-_ELEMENT_NAME = {2: "NODE", 3: "BAR_2", 4: "BAR_3", 5: "TRI_3", 6: "TRI_6", 7: "QUAD_4", 8: "QUAD_8",
-                 9: "QUAD_9", 10: "TETRA_4", 11: "TETRA_10", 12: "PYRA_5", 21: "PYRA_13",
-                 14: "PENTA_6", 15: "PENTA_15", 17: "HEXA_8", 18: "HEXA_20"}
 
-
-def _to_plaid_sample(plaid: _PyPlaid, s: Sample, pb: ProblemDefinition, base: str) -> Any:
+def _to_plaid_sample(plaid: _PyPlaid, s: Sample, base: str) -> Any:
     """One of our samples as a ``plaid.Sample`` (one CGNS tree per time step)."""
     mesh = s.mesh
     times = [0.0] if s.times is None else [float(t) for t in s.times]
@@ -721,7 +749,8 @@ def _to_plaid_sample(plaid: _PyPlaid, s: Sample, pb: ProblemDefinition, base: st
             comps = _components(name, arr) if np.issubdtype(arr.dtype, np.number) else {}
             for c, v in comps.items():
                 if "/" in c or len(c) > CGNS_NAME_MAX or c in fields:
-                    logger.warning("sample '%s': point field '%s' not exported (not a CGNS name)", s.id, c)
+                    logger.warning("sample '%s': point field '%s' not exported (not a CGNS "
+                                   "name)", s.id, c)
                     continue
                 ps.add_field(c, np.ascontiguousarray(v, dtype=np.float64), location="Vertex",
                              zone="Zone", base=base, time=t, warning_overwrite=False)
@@ -737,8 +766,8 @@ def _add_sections(plaid: _PyPlaid, zone: Any, mesh: Mesh) -> None:
         inv = _NAME_TO_CGNS[b.type][1]
         data = b.data if inv is None else b.data[:, inv]
         conn = np.ascontiguousarray(data, dtype=np.int64).ravel() + 1
-        plaid.CGL.newElements(zone, name, code, np.array([start, start + len(b) - 1], dtype=np.int64),
-                              conn)
+        erange = np.array([start, start + len(b) - 1], dtype=np.int64)
+        plaid.CGL.newElements(zone, name, code, erange, conn)
         start += len(b)
 
 
@@ -756,7 +785,7 @@ def _add_point_sets(plaid: _PyPlaid, zone: Any, mesh: Mesh) -> None:
 
 
 def _replace_dir(new: Path, out: Path) -> None:
-    """Move folder ``new`` to ``out``, replacing an existing ``out`` only once ``new`` is complete."""
+    """Move the complete folder ``new`` to ``out``, replacing an existing ``out``."""
     if not out.exists():
         os.replace(new, out)
         return

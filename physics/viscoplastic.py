@@ -129,29 +129,45 @@ class Dirichlet:
     Parameters
     ----------
     group : name of a point set or cell set of the mesh.
-    components : displacement components fixed, 0-based (0 = x, 1 = y, 2 = z).
-    value : prescribed displacement, m (scalar, or one value per component).
+    components : displacement components fixed, 0-based (0 = x, 1 = y, 2 = z);
+        None fixes every component of the mesh's dimension.
+    value : prescribed displacement, m: a scalar for every component, or one per component.
     load : multiplier as a function of time (default: 1 at all times).
     """
 
     group: str
-    components: tuple[int, ...] = (0, 1, 2)
+    components: Optional[tuple[int, ...]] = None
     value: Union[float, tuple[float, ...]] = 0.0
     load: LoadFunction = _constant_one
 
     def __post_init__(self) -> None:
-        comps = tuple(int(c) for c in np.atleast_1d(self.components))
-        if not comps or any(c not in (0, 1, 2) for c in comps) or len(set(comps)) != len(comps):
+        if self.components is not None:
+            comps = tuple(int(c) for c in np.atleast_1d(self.components))
+            if not comps or any(c not in (0, 1, 2) for c in comps) or len(set(comps)) != len(comps):
+                raise CaseError(
+                    f"Dirichlet on '{self.group}': components must be distinct values in "
+                    f"(0, 1, 2); got {self.components!r}"
+                )
+            object.__setattr__(self, "components", comps)
+        vals = np.atleast_1d(np.asarray(self.value, float)).ravel()
+        n = None if self.components is None else len(self.components)
+        if not np.all(np.isfinite(vals)) or (vals.size != 1 and n is not None and vals.size != n):
             raise CaseError(
-                f"Dirichlet on '{self.group}': components must be distinct values in (0, 1, 2); "
-                f"got {self.components!r}"
+                f"Dirichlet on '{self.group}': value must be finite, one scalar or one per "
+                f"component; got {self.value!r}"
             )
-        vals = np.broadcast_to(np.asarray(self.value, float), (len(comps),))
-        if not np.all(np.isfinite(vals)):
-            raise CaseError(f"Dirichlet on '{self.group}': value must be finite; got {self.value!r}")
         _check_load(f"Dirichlet on '{self.group}'", self.load)
-        object.__setattr__(self, "components", comps)
         object.__setattr__(self, "value", tuple(vals.tolist()))
+
+    def values_for(self, dim: int) -> tuple[tuple[int, ...], FloatArray]:
+        """Components fixed in a ``dim``-dimensional mesh and their values (unit load)."""
+        comps = self.components if self.components is not None else tuple(range(dim))
+        vals = np.broadcast_to(np.asarray(self.value, float), (len(comps),)) \
+            if len(self.value) in (1, len(comps)) else None
+        if vals is None:
+            raise CaseError(f"Dirichlet on '{self.group}': {len(self.value)} values for "
+                            f"{len(comps)} components")
+        return comps, vals
 
 
 @dataclass(frozen=True)
@@ -329,7 +345,9 @@ class SolverOptions:
 
     Parameters
     ----------
-    rtol : convergence when ``||R_free|| <= rtol * max(||F_int||, ||F_ext||)``.
+    rtol : convergence when ``||R_free|| <= rtol * max(||sum_e |f_e|||, ||F_ext||)``
+        (``f_e``: element internal forces; a scale that stays finite for self-equilibrated
+        thermal stresses, unlike ``||F_int||``).
     max_iter : Newton iterations allowed per step before the step is cut.
     divergence_ratio : a step is abandoned when the residual grows by this factor.
     dt_min, dt_max : bounds of the time step, s (None: ``1e-8 t_end`` and ``t_end``).
@@ -430,11 +448,14 @@ class InternalForces:
     Attributes
     ----------
     force : (n_dofs,) internal force vector, N (per metre of thickness in 2D).
+    scale : norm of the assembled absolute element forces ``||sum_e |f_e|||``, N: a force
+        scale that does not vanish for self-equilibrated stresses (residual reference).
     stiffness : (n_dofs, n_dofs) CSR consistent tangent, N/m, or None if not requested.
     response : the point-wise response it was computed from.
     """
 
     force: FloatArray
+    scale: float
     stiffness: Optional[sp.csr_matrix]
     response: PointResponse
 
@@ -766,10 +787,12 @@ class ViscoplasticModel:
         fe, Ke = self.element_contributions(resp, elements, weights, tangent=tangent)
         dofs = self.element_dofs[self._sel(elements)]
         f = np.bincount(dofs.ravel(), weights=fe.ravel(), minlength=self.n_dofs)
+        scale = np.linalg.norm(np.bincount(dofs.ravel(), weights=np.abs(fe).ravel(),
+                                           minlength=self.n_dofs))
         K = None
         if Ke is not None:
             K = self._assemble_matrix(Ke, dofs, full=elements is None)
-        return InternalForces(f, K, resp)
+        return InternalForces(f, float(scale), K, resp)
 
     def _assemble_matrix(self, Ke: FloatArray, dofs: IntArray, full: bool) -> sp.csr_matrix:
         n = self.n_dofs
@@ -860,18 +883,18 @@ class DiscreteLoading:
         if not loading.dirichlet:
             raise IllPosedError("the viscoplastic problem needs at least one Dirichlet condition")
         self.model, self.loading = model, loading
-        dofs, owners = [], []
+        dofs, owner, base = [], [], []
         for i, bc in enumerate(loading.dirichlet):
-            for k, c in enumerate(bc.components):
+            comps, vals = bc.values_for(model.dim)
+            for c, v in zip(comps, vals):
                 gd = model.group_dofs(bc.group, [c])
                 dofs.append(gd)
-                owners.append(np.full((len(gd), 2), (i, k)))
-        all_dofs = np.concatenate(dofs)
-        own = np.concatenate(owners)
+                owner.append(np.full(len(gd), i))
+                base.append(np.full(len(gd), v))
+        all_dofs, own, val = np.concatenate(dofs), np.concatenate(owner), np.concatenate(base)
         # a dof named by several conditions takes the last one
-        rev_unique, rev_first = np.unique(all_dofs[::-1], return_index=True)
-        self.dirichlet_dofs = rev_unique
-        self._owner = own[::-1][rev_first]
+        self.dirichlet_dofs, first = np.unique(all_dofs[::-1], return_index=True)
+        self._dir_owner, self._dir_value = own[::-1][first], val[::-1][first]
         if len(self.dirichlet_dofs) == 0:
             raise IllPosedError("the Dirichlet groups contain no node of the volume mesh")
         self.free_dofs = np.setdiff1d(np.arange(model.n_dofs), self.dirichlet_dofs)
@@ -923,10 +946,8 @@ class DiscreteLoading:
 
     def dirichlet_values(self, t: float) -> FloatArray:
         """Prescribed displacement of each of ``dirichlet_dofs`` at time ``t``: (M,), m."""
-        bcs = self.loading.dirichlet
-        table = np.array([[bc.value[k] * bc.load(t) if k < len(bc.value) else 0.0
-                           for k in range(3)] for bc in bcs])
-        return table[self._owner[:, 0], self._owner[:, 1]]
+        mult = np.array([bc.load(t) for bc in self.loading.dirichlet], dtype=float)
+        return self._dir_value * mult[self._dir_owner]
 
     def temperature(self, t: float) -> Optional[FloatArray]:
         """Nodal temperature (N,) K at time ``t``, or None without a thermal load."""
@@ -951,7 +972,7 @@ class StepRecord:
     dt : step size tried, s.
     converged : True if the step was accepted.
     iterations : Newton iterations (linear solves) made.
-    residuals : relative residual norm ``||R_free|| / max(||F_int||, ||F_ext||)`` at each
+    residuals : relative residual norm ``||R_free|| / max(||sum_e |f_e|||, ||F_ext||)`` at each
         evaluation; the first is at the start-of-step displacement (with the old Dirichlet
         values when they change over the step).
     reason : why the attempt failed ('' when it converged).
@@ -1050,7 +1071,7 @@ def _newton_step(
             return _Attempt(False, u, None, history, it,
                             f"point-wise integration did not converge at {n_bad} points")
         r = res.force - f_ext
-        ref = max(np.linalg.norm(res.force), np.linalg.norm(f_ext))
+        ref = max(res.scale, np.linalg.norm(f_ext))
         rn = np.linalg.norm(r[F])
         rel = rn / ref if ref > 0 else (0.0 if rn == 0 else np.inf)
         history.append(float(rel))
