@@ -37,7 +37,7 @@ def square_mesh(n_nodes: int, seed: int = 0) -> Mesh:
     x, y = np.meshgrid(g, g, indexing="ij")
     pts = np.column_stack([x.ravel(), y.ravel()])
     inner = (pts > 0).all(1) & (pts < 1).all(1)
-    pts[inner] += np.random.default_rng(seed).uniform(-0.3, 0.3, (inner.sum(), 2)) / n
+    pts[inner] += np.random.default_rng(seed).uniform(-0.15, 0.15, (inner.sum(), 2)) / n  # < 0.15 h keeps cells valid
     idx = np.arange((n + 1) ** 2).reshape(n + 1, n + 1)
     a, b, c, d = idx[:-1, :-1].ravel(), idx[1:, :-1].ravel(), idx[1:, 1:].ravel(), idx[:-1, 1:].ravel()
     tri = np.concatenate([np.column_stack([a, b, c]), np.column_stack([a, c, d])])

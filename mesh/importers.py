@@ -93,7 +93,7 @@ def import_meshes(src: str | os.PathLike, out: str | os.PathLike, *, name: str |
                         and np.issubdtype(np.asarray(v).dtype, np.number))
     problem = ProblemDefinition(inputs={k: Feature() for k in inputs},
                                 outputs={k: Feature() for k in outputs})
-    ids = [_sample_id(f, i) for i, f in enumerate(files)]
+    ids = sample_ids(files)
     writer = DatasetWriter(out, name or Path(out).name, problem,
                            provenance={"source": str(src), "files": [str(f) for f in files]})
     done = writer.done()
@@ -138,7 +138,7 @@ def import_series(src: str | os.PathLike, out: str | os.PathLike, *, name: str |
     problem = ProblemDefinition(outputs={k: Feature() for k in outputs})
     writer = DatasetWriter(out, name or Path(out).name, problem, time_dependent=True,
                            provenance={"source": str(src)})
-    ids = [_sample_id(f, i) for i, f in enumerate(files)]
+    ids = sample_ids(files)
     for sid, f in zip(ids, files):
         if sid not in writer.done():
             m, times, steps = _read_series_named(f)
@@ -166,6 +166,15 @@ def _read_series_named(f: Path):
         raise DatasetError(str(exc)) from None
 
 
-def _sample_id(f: Path, i: int) -> str:
-    stem = "".join(c if c.isalnum() or c in "-_" else "_" for c in f.stem)
-    return stem or f"sample_{i:06d}"
+def _clean(text: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_" else "_" for c in text)
+
+
+def sample_ids(files: Sequence[Path]) -> list[str]:
+    """Sample ids from file names: the stem, or stem_ext / a running index where stems clash."""
+    ids = [_clean(f.stem) or f"sample_{i:06d}" for i, f in enumerate(files)]
+    if len(set(ids)) < len(ids):
+        ids = [_clean(f.name) for f in files]
+    if len(set(ids)) < len(ids):
+        ids = [f"sample_{i:06d}" for i in range(len(files))]
+    return ids

@@ -39,8 +39,9 @@ __all__ = ["make_blade3d", "blade_section", "BLADE3D_NODES"]
 
 #: Default element size, in chords (root chord = 1).
 DEFAULT_MESH_SIZE = 0.1
-#: Range of the number of nodes at the default size, order 1.
-BLADE3D_NODES = (1000, 6000)
+#: Sanity range of the number of nodes at the default size, order 1. Measured on
+#: seeds 0-99: 2,724 to 4,679, median 3,575.
+BLADE3D_NODES = (2000, 7000)
 _N_SURFACE = 48
 _N_SECTIONS = 6
 _N_MODES = 4
@@ -190,7 +191,8 @@ def make_blade3d(
     rng : generator (advanced by the draws) or integer seed; the same seed gives
         identical node coordinates.
     mesh_size : target element size, in chords (root chord = 1); the default
-        gives about 1,000 to 6,000 nodes.
+        gives 2,700 to 4,700 nodes (order 1), about 3 elements through the
+        thickness.
     order : 1 for 4-node tetrahedra, 2 for tetra10.
     algorithm : gmsh 3D algorithm id (1 Delaunay, 4 Frontal, 10 HXT).
     max_attempts : random geometries tried before giving up.
