@@ -6,13 +6,12 @@ file, sample or field, and a non-zero exit code; no library traceback is shown.
 from __future__ import annotations
 
 import functools
-import sys
 from pathlib import Path
-from typing import Callable, List, Optional
+from typing import Callable, Optional
 
 import typer
 
-from .console import console, err_console
+from .console import err_console
 
 app = typer.Typer(
     name="surrogate",

@@ -25,7 +25,7 @@ def run_demo(out: Path, example: Path = EXAMPLE) -> dict:
     from mesh.io import write
     from mesh.quality import check_quality
 
-    from .data_commands import print_info, run_import
+    from .data_commands import run_import
 
     out = Path(out)
     console.rule("[bold]1. import the bundled example data (PLAID, 6 car surfaces with CFD pressure)")

@@ -46,7 +46,6 @@ def best(fn, repeat: int) -> float:
 
 
 def bench_graph(pts, tets, repeat: int) -> dict:
-    import pyvista as pv
     import torch
     from torch_geometric.data import Data
     from torch_geometric.transforms import FaceToEdge

@@ -49,13 +49,15 @@ def _children(node, label: str):
     return [(k, node[k]) for k in node if not k.startswith(" ") and _label(node[k]) == label]
 
 
-def read_cgns(path: str | Path, zone: str | None = None) -> Mesh:
+def read_cgns(path: str | Path, zone: str | None = None, base: str | None = None) -> Mesh:
     """Read one unstructured zone of a CGNS (HDF5) file.
 
     Parameters
     ----------
     path : the .cgns file.
     zone : name of the zone to read; default: the only (or first) unstructured zone.
+    base : name of the CGNS base; default: the first base that has a zone (PLAID files
+        may start with a zone-less ``Global`` base of scalars).
 
     Returns
     -------
@@ -75,18 +77,24 @@ def read_cgns(path: str | Path, zone: str | None = None) -> Mesh:
         raise MeshReadError(path, f"not a readable HDF5/CGNS file ({exc})") from None
     try:
         with f:
-            return _read_zone(f, path, zone)
+            return _read_zone(f, path, zone, base)
     except MeshReadError:
         raise
     except (KeyError, ValueError, IndexError, TypeError, OSError) as exc:
         raise MeshReadError(path, f"malformed CGNS structure: {exc}") from None
 
 
-def _read_zone(f, path: Path, zone_name: str | None) -> Mesh:
+def _read_zone(f, path: Path, zone_name: str | None, base_name: str | None = None) -> Mesh:
     bases = _children(f, "CGNSBase_t")
     if not bases:
         raise MeshReadError(path, "no CGNSBase_t node: not a CGNS file")
-    _, base = bases[0]
+    if base_name is not None:
+        chosen = [b for k, b in bases if k == base_name]
+        if not chosen:
+            raise MeshReadError(path, f"no CGNS base '{base_name}'; bases: {', '.join(k for k, _ in bases)}")
+    else:
+        chosen = [b for _, b in bases if _children(b, "Zone_t")] or [bases[0][1]]
+    base = chosen[0]
     cell_dim, phys_dim = (int(v) for v in _data(base)[:2])
     zones = [(k, z) for k, z in _children(base, "Zone_t")
              if "ZoneType" not in z or _text(z["ZoneType"]) == "Unstructured"]

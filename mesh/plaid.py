@@ -38,7 +38,7 @@ import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 import numpy as np
 import yaml
@@ -440,9 +440,8 @@ def _has_zone(base: Any) -> bool:
 def _read_step(path: Path, base: str | None, zone: str | None) -> _Step:
     """Read the mesh of one base/zone, the time and the ``Global`` scalars of a PLAID CGNS file.
 
-    :func:`mesh.cgns.read_cgns` reads the first base of the file; pyplaid writes the
-    ``Global`` base first when scalars were added before the mesh, so the base to read is
-    chosen here and the file is shown to the reader with that base alone.
+    pyplaid writes the ``Global`` base first when scalars were added before the mesh, so
+    the mesh base is chosen here and passed to :func:`mesh.cgns.read_cgns`.
 
     Raises
     ------
@@ -470,45 +469,24 @@ def _read_step(path: Path, base: str | None, zone: str | None) -> _Step:
             glob = {}
             if GLOBAL_BASE in bases:
                 g = f[GLOBAL_BASE]
-                glob = {k: np.asarray(g[k][" data"][()]) for k in g if not k.startswith(" ")
+                glob = {k: _global_value(g[k]) for k in g if not k.startswith(" ")
                         and _label(g[k]) == "DataArray_t" and " data" in g[k]}
             tv = f[base].get("Time/TimeValues/ data")
             time = float(np.ravel(tv[()])[0]) if tv is not None and tv.size else None
-            if bases[0] == base:
-                mesh = None
-            else:
-                mesh = _read_other_base(f, path, base, zone)
     except MeshReadError:
         raise
     except (KeyError, ValueError, IndexError, TypeError, OSError) as exc:
         raise MeshReadError(path, f"malformed CGNS structure: {exc}") from None
-    if mesh is None:
-        mesh = read_cgns(path, zone)
-    return _Step(mesh, time, glob)
+    return _Step(read_cgns(path, zone, base), time, glob)
 
 
-class _OneBase:
-    """An open h5py file seen as if ``base`` were its only CGNS base."""
-
-    def __init__(self, f: Any, base: str) -> None:
-        self._f, self._base = f, base
-
-    def __iter__(self) -> Iterator[str]:
-        return (k for k in self._f if k == self._base or k.startswith(" ")
-                or _label(self._f[k]) != "CGNSBase_t")
-
-    def __contains__(self, key: str) -> bool:
-        return key in self._f
-
-    def __getitem__(self, key: str) -> Any:
-        return self._f[key]
-
-
-def _read_other_base(f: Any, path: Path, base: str, zone: str | None) -> Mesh:
-    # read_cgns has no base argument: reuse its zone reader on a view with that base only.
-    from .cgns import _read_zone
-
-    return _read_zone(_OneBase(f, base), path, zone)
+def _global_value(node: Any) -> np.ndarray:
+    """The value of a ``Global`` DataArray_t; CGNS character data (type C1) as bytes."""
+    value = np.asarray(node[" data"][()])
+    kind = node.attrs.get("type", b"")
+    if (kind.decode() if isinstance(kind, bytes) else str(kind)) == "C1":
+        return np.frombuffer(value.astype(np.uint8).tobytes(), dtype="S1")
+    return value
 
 
 # =========================================================================== export

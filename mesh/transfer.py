@@ -109,13 +109,38 @@ def _working_points(mesh: Mesh) -> FloatArray:
     )
 
 
+def _inverse_edges(edges: FloatArray) -> tuple[FloatArray, BoolArray]:
+    """Inverses of the (S, d, d) edge matrices, and a mask of the degenerate ones.
+
+    Degenerate simplices (|det| tiny against the product of edge lengths) get a zero
+    inverse and are flagged so that no point is ever located in them.
+    """
+    d = edges.shape[1]
+    if d == 2:
+        a, b, c, e = edges[:, 0, 0], edges[:, 0, 1], edges[:, 1, 0], edges[:, 1, 1]
+        det = a * e - b * c
+    else:
+        det = np.linalg.det(edges)
+    scale = np.prod(np.linalg.norm(edges, axis=2), axis=1)
+    bad = ~(np.abs(det) > 1e-13 * np.maximum(scale, np.finfo(float).tiny))
+    inv = np.zeros_like(edges)
+    ok = ~bad
+    if d == 2:
+        r = np.where(ok, 1.0 / np.where(ok, det, 1.0), 0.0)
+        inv[:, 0, 0], inv[:, 0, 1], inv[:, 1, 0], inv[:, 1, 1] = e * r, -b * r, -c * r, a * r
+    elif ok.any():
+        inv[ok] = np.linalg.inv(edges[ok])
+    return inv, bad
+
+
 @dataclass(frozen=True)
 class _SimplexSet:
     """Geometry of the source simplices, precomputed once."""
 
     simplices: IntArray   # (S, d+1)
     origin: FloatArray    # (S, d) first vertex
-    inv: FloatArray       # (S, d, d) inverse edge matrices; NaN for degenerate simplices
+    inv: FloatArray       # (S, d, d) inverse edge matrices (zero for degenerate simplices)
+    degenerate: BoolArray  # (S,)
     tree: cKDTree         # on the centroids
     radius: float         # max centroid-to-vertex distance over all simplices
 
@@ -123,16 +148,11 @@ class _SimplexSet:
     def build(cls, points: FloatArray, simplices: IntArray) -> "_SimplexSet":
         x = points[simplices]  # (S, d+1, d)
         origin = x[:, 0]
-        edges = x[:, 1:] - origin[:, None, :]  # (S, d, d): rows are edge vectors
-        det = np.linalg.det(edges)
-        scale = np.prod(np.linalg.norm(edges, axis=2), axis=1)
-        ok = np.abs(det) > 1e-13 * np.maximum(scale, np.finfo(float).tiny)
-        inv = np.full_like(edges, np.nan)
-        if ok.any():
-            inv[ok] = np.linalg.inv(edges[ok])
+        inv, bad = _inverse_edges(x[:, 1:] - origin[:, None, :])
         centroid = x.mean(axis=1)
-        radius = float(np.max(np.linalg.norm(x - centroid[:, None], axis=2))) if len(x) else 0.0
-        return cls(simplices, origin, inv, cKDTree(centroid), radius)
+        r2 = np.max(np.sum((x - centroid[:, None]) ** 2, axis=2)) if len(x) else 0.0
+        tree = cKDTree(centroid, balanced_tree=False, compact_nodes=False)
+        return cls(simplices, origin, inv, bad, tree, float(np.sqrt(r2)))
 
     def barycentric(self, p: FloatArray, cand: IntArray) -> FloatArray:
         """Barycentric coordinates of points p (M, d) in candidates cand (M, k): (M, k, d+1)."""
@@ -179,11 +199,11 @@ def _locate_inside(
     n_s = len(sset.simplices)
     k = min(k0, n_s)
     while len(pending):
-        dist, cand = sset.tree.query(p[pending], k=k)
+        dist, cand = sset.tree.query(p[pending], k=k, workers=-1)
         if k == 1:
             dist, cand = dist[:, None], cand[:, None]
         lam = sset.barycentric(p[pending], cand)
-        score = np.nan_to_num(lam.min(axis=2), nan=-np.inf)
+        score = np.where(sset.degenerate[cand], -np.inf, lam.min(axis=2))
         best = np.argmax(score, axis=1)
         rows = np.arange(len(pending))
         hit = score[rows, best] >= -tol
@@ -280,7 +300,7 @@ def _clamp(
     n_f = len(fset.facets)
     k = min(k0, n_f)
     while len(pending):
-        dist, cand = fset.tree.query(p[pending], k=k)
+        dist, cand = fset.tree.query(p[pending], k=k, workers=-1)
         if k == 1:
             dist, cand = dist[:, None], cand[:, None]
         fac = fset.facets[cand]  # (M', k, nf)
@@ -323,7 +343,8 @@ def locate(
         nearest source node), ``"error"`` (raise).
     tol : barycentric tolerance (dimensionless): a target with all barycentric
         coordinates >= -tol counts as inside (weights are then clipped to [0, 1]).
-    k : initial number of candidate simplices per target (default 8 in 2D, 16 in 3D).
+    k : initial number of candidate simplices per target (default 4 in 2D, 8 in 3D;
+        the search widens by 4x for targets not found, until it is certified complete).
 
     Returns
     -------
@@ -348,7 +369,7 @@ def locate(
         raise MeshError(f"outside must be 'clamp', 'nearest_node' or 'error'; got {outside!r}")
     simplices, _ = simplex_split(source)
     sset = _SimplexSet.build(pts, simplices)
-    k0 = k or (8 if d <= 2 else 16)
+    k0 = k or (4 if d <= 2 else 8)
     m = len(p)
     simplex = np.full(m, -1, np.int64)
     lam = np.zeros((m, d + 1))

@@ -345,9 +345,9 @@ class SolverOptions:
 
     Parameters
     ----------
-    rtol : convergence when ``||R_free|| <= rtol * max(||sum_e |f_e|||, ||F_ext||)``
-        (``f_e``: element internal forces; a scale that stays finite for self-equilibrated
-        thermal stresses, unlike ``||F_int||``).
+    rtol : convergence when ``||R_free|| <= rtol * max(F_scale, ||F_ext||)``, with
+        ``F_scale = ||sum_e sum_q w_q |sigma_q| |grad phi_a|||`` the nodal forces of the
+        stress magnitude (finite for self-equilibrated thermal stresses, unlike ``||F_int||``).
     max_iter : Newton iterations allowed per step before the step is cut.
     divergence_ratio : a step is abandoned when the residual grows by this factor.
     dt_min, dt_max : bounds of the time step, s (None: ``1e-8 t_end`` and ``t_end``).
@@ -448,8 +448,8 @@ class InternalForces:
     Attributes
     ----------
     force : (n_dofs,) internal force vector, N (per metre of thickness in 2D).
-    scale : norm of the assembled absolute element forces ``||sum_e |f_e|||``, N: a force
-        scale that does not vanish for self-equilibrated stresses (residual reference).
+    scale : force scale of the stress level, N (see ``ViscoplasticModel._force_scale``);
+        it does not vanish for self-equilibrated stresses (residual reference).
     stiffness : (n_dofs, n_dofs) CSR consistent tangent, N/m, or None if not requested.
     response : the point-wise response it was computed from.
     """
@@ -787,12 +787,28 @@ class ViscoplasticModel:
         fe, Ke = self.element_contributions(resp, elements, weights, tangent=tangent)
         dofs = self.element_dofs[self._sel(elements)]
         f = np.bincount(dofs.ravel(), weights=fe.ravel(), minlength=self.n_dofs)
-        scale = np.linalg.norm(np.bincount(dofs.ravel(), weights=np.abs(fe).ravel(),
-                                           minlength=self.n_dofs))
+        scale = self._force_scale(resp.stress, elements, weights)
         K = None
         if Ke is not None:
             K = self._assemble_matrix(Ke, dofs, full=elements is None)
         return InternalForces(f, float(scale), K, resp)
+
+    def _force_scale(self, stress: FloatArray, elements: Optional[IntArray],
+                     weights: Optional[FloatArray]) -> float:
+        """Norm of the nodal forces that the stress magnitudes would produce, N.
+
+        ``|| sum_e sum_q w |sigma_q| |grad phi_a| ||`` over nodes and components: a scale
+        of the internal forces that stays finite when they cancel (self-equilibrated or
+        purely out-of-plane thermal stresses), used as the residual reference.
+        """
+        sel = self._sel(elements)
+        w = self.weights[sel] if weights is None else np.asarray(weights, float)
+        sn = np.sqrt(np.einsum("eqi,eqi->eq", stress, stress)) * w
+        ga = np.sqrt(np.einsum("eqad,eqad->eqa", self.grads[sel], self.grads[sel]))
+        node = np.einsum("eq,eqa->ea", sn, ga)
+        nodal = np.bincount(self.scalar_dofs[sel].ravel(), weights=node.ravel(),
+                            minlength=self.n_scalar)
+        return float(np.linalg.norm(nodal) * np.sqrt(self.dim))
 
     def _assemble_matrix(self, Ke: FloatArray, dofs: IntArray, full: bool) -> sp.csr_matrix:
         n = self.n_dofs
@@ -831,7 +847,8 @@ class ViscoplasticModel:
             dof_vals = rhs / np.where(m > 0, m, 1.0)[:, None]
         else:
             if self._mass_lu is None:
-                M = skfem.BilinearForm(lambda u, w, _: u * w).assemble(self.basis)
+                exact = skfem.CellBasis(self.skmesh, self.element, intorder=2 * self.order)
+                M = skfem.BilinearForm(lambda u, v, _: u * v).assemble(exact)
                 self._mass_lu = spla.splu(M.tocsc())
             dof_vals = self._mass_lu.solve(rhs)
         return self.dofs_to_nodal(dof_vals).reshape((self.mesh.n_points,) + extra)
@@ -972,7 +989,7 @@ class StepRecord:
     dt : step size tried, s.
     converged : True if the step was accepted.
     iterations : Newton iterations (linear solves) made.
-    residuals : relative residual norm ``||R_free|| / max(||sum_e |f_e|||, ||F_ext||)`` at each
+    residuals : relative residual norm ``||R_free|| / max(F_scale, ||F_ext||)`` at each
         evaluation; the first is at the start-of-step displacement (with the old Dirichlet
         values when they change over the step).
     reason : why the attempt failed ('' when it converged).

@@ -59,7 +59,7 @@ def quad_square(n: int) -> Mesh:
 
 def l_shape(n: int = 12, seed: int = 1) -> Mesh:
     """Non-convex L-shaped domain [0,1]^2 minus [0.5,1]^2, jittered structured triangles."""
-    m = square(n, jitter=0.3, seed=seed)
+    m = square(n, jitter=0.15, seed=seed)
     tri = m.cells[0].data
     c = m.points[tri].mean(1)
     keep = ~((c[:, 0] > 0.5) & (c[:, 1] > 0.5))
@@ -70,8 +70,11 @@ def l_shape(n: int = 12, seed: int = 1) -> Mesh:
     return Mesh(m.points[used], [CellBlock("triangle", remap[tri])])
 
 
-def plate_with_hole(h: float = 0.05, r: float = 0.2, centre=(0.5, 0.5), seed: int = 0) -> Mesh:
-    """Unit square with a circular hole, Delaunay of a jittered grid plus a ring of nodes."""
+def plate_with_hole(h: float = 0.05, r: float = 0.2, centre=(0.5, 0.5), seed: int = 0,
+                    holes=None) -> Mesh:
+    """Unit square with circular holes [(centre, radius), ...]: Delaunay of a jittered
+    grid plus a ring of nodes on each hole, triangles inside the holes removed."""
+    holes = [(centre, r)] if holes is None else holes
     rng = np.random.default_rng(seed)
     n = int(round(1 / h))
     g = np.linspace(0, 1, n + 1)
@@ -79,16 +82,19 @@ def plate_with_hole(h: float = 0.05, r: float = 0.2, centre=(0.5, 0.5), seed: in
     pts = np.column_stack([x.ravel(), y.ravel()])
     inner = (pts > 0).all(1) & (pts < 1).all(1)
     pts[inner] += rng.uniform(-0.2, 0.2, (inner.sum(), 2)) * h
-    cx, cy = centre
-    pts = pts[np.hypot(pts[:, 0] - cx, pts[:, 1] - cy) > r + 0.6 * h]
-    k = int(np.ceil(2 * np.pi * r / h))
-    t = np.linspace(0, 2 * np.pi, k, endpoint=False) + 0.1
-    ring = np.column_stack([cx + r * np.cos(t), cy + r * np.sin(t)])
-    pts = np.vstack([pts, ring])
+    rings = []
+    for (cx, cy), rad in holes:
+        pts = pts[np.hypot(pts[:, 0] - cx, pts[:, 1] - cy) > rad + 0.6 * h]
+        k = int(np.ceil(2 * np.pi * rad / h))
+        t = np.linspace(0, 2 * np.pi, k, endpoint=False) + 0.1
+        rings.append(np.column_stack([cx + rad * np.cos(t), cy + rad * np.sin(t)]))
+    pts = np.vstack([pts, *rings])
     tri = Delaunay(pts).simplices
     c = pts[tri].mean(1)
-    tri = tri[np.hypot(c[:, 0] - cx, c[:, 1] - cy) > r]
-    return Mesh(pts, [CellBlock("triangle", tri.astype(np.int64))])
+    keep = np.ones(len(tri), bool)
+    for (cx, cy), rad in holes:
+        keep &= np.hypot(c[:, 0] - cx, c[:, 1] - cy) > rad
+    return Mesh(pts, [CellBlock("triangle", tri[keep].astype(np.int64))])
 
 
 def tet_cube(n: int) -> Mesh:
@@ -118,7 +124,7 @@ def test_square_loop_start_direction_and_area():
 
 
 def test_loops_do_not_depend_on_cell_orientation():
-    m = square(5, jitter=0.3)
+    m = square(5, jitter=0.15)
     tri = m.cells[0].data.copy()
     tri[::3] = tri[::3, ::-1]  # make a third of the cells clockwise
     flipped = Mesh(m.points, [CellBlock("triangle", tri)])
@@ -196,7 +202,7 @@ def test_disk_mapping_nonconvex_domain_has_no_inversion(weights):
 
 
 def test_tutte_interior_nodes_are_neighbour_averages():
-    m = square(8, jitter=0.3)
+    m = square(8, jitter=0.15)
     x = disk_mapping(m)
     w = uniform_weights(m)
     deg = np.asarray(w.sum(1)).ravel()
@@ -206,7 +212,7 @@ def test_tutte_interior_nodes_are_neighbour_averages():
 
 
 def test_boundary_on_circle_by_arc_length_from_start():
-    m = square(4, jitter=0.2)
+    m = square(4, jitter=0.15)
     loop = boundary_loops(m)[0]
     x = disk_mapping(m, start_angle=0.3)
     theta = np.unwrap(np.arctan2(x[loop, 1], x[loop, 0]))
@@ -216,7 +222,7 @@ def test_boundary_on_circle_by_arc_length_from_start():
 
 
 def test_mean_value_weights_have_linear_precision():
-    m = square(6, jitter=0.35, seed=3)
+    m = square(6, jitter=0.15, seed=3)
     w = mean_value_weights(m.points, m.cells[0].data)
     interior = np.setdiff1d(np.arange(m.n_points), boundary_loops(m)[0])
     resid = w @ m.points - np.asarray(w.sum(1)) * m.points
@@ -247,6 +253,22 @@ def test_loop_matching_onto_reference_with_hole():
     hole_r = np.hypot(x[loops[1], 0] - 0.55, x[loops[1], 1] - 0.45)
     assert np.all(hole_r <= 0.25 + 1e-12) and np.all(hole_r > 0.25 * np.cos(np.pi / 39) - 1e-9)
     np.testing.assert_allclose(x[loops[0][0]], [0.0, 0.0], atol=1e-12)  # start to start
+
+
+def test_loop_matching_pairs_holes_by_position_not_by_order():
+    a = plate_with_hole(h=0.04, holes=[((0.3, 0.3), 0.1), ((0.35, 0.75), 0.12)], seed=3)
+    ref = plate_with_hole(h=0.05, holes=[((0.33, 0.3), 0.1), ((0.3, 0.72), 0.12)], seed=4)
+    loops_a, loops_r = boundary_loops(a), boundary_loops(ref)
+    # the start order of the holes differs between the two meshes
+    assert a.points[loops_a[1][0], 1] < 0.5 and ref.points[loops_r[1][0], 1] > 0.5
+    res = morph(a, ref)
+    assert res.inversions.ok
+    # the hole at (0.3, 0.3) lands on the reference polygon of the hole at (0.33, 0.3),
+    # between its chords (sagitta r (1 - cos(pi / k)), k ring nodes) and its circle
+    for loop, (cx, cy), rad in ((loops_a[1], (0.33, 0.3), 0.1), (loops_a[2], (0.3, 0.72), 0.12)):
+        k = int(np.ceil(2 * np.pi * rad / 0.05))
+        dist = np.hypot(res.points[loop, 0] - cx, res.points[loop, 1] - cy)
+        assert np.all(dist <= rad + 1e-12) and np.all(dist >= rad * np.cos(np.pi / k) - 1e-12)
 
 
 @pytest.mark.parametrize("laplacian", ["fe", "graph"])

@@ -47,11 +47,11 @@ def test_suite_under_interpreter():
 
 
 def _hub_graph(seed: int = 0) -> tuple[torch.Tensor, int]:
-    """36 edges into node 0 (two tiles of 32), duplicates, self loops, isolated node 11."""
+    """34 edges into node 0 (two tiles of 32), duplicates, self loops, isolated node 7."""
     gen = torch.Generator().manual_seed(seed)
-    hub = torch.stack([torch.randint(0, 11, (36,), generator=gen), torch.zeros(36, dtype=torch.long)])
-    rand = torch.randint(1, 11, (2, 20), generator=gen)
-    return torch.cat([hub, rand, torch.tensor([[5, 5], [7, 7]])], 1), 12
+    hub = torch.stack([torch.randint(0, 7, (34,), generator=gen), torch.zeros(34, dtype=torch.long)])
+    rand = torch.randint(1, 7, (2, 10), generator=gen)
+    return torch.cat([hub, rand, torch.tensor([[5, 5], [6, 6]])], 1), 8
 
 
 def _graph(edge_index: torch.Tensor, n: int) -> CSRGraph:
@@ -121,7 +121,7 @@ def test_attention_matches_pyg(ref, deterministic, with_bias):
 
 
 @in_child
-@settings(max_examples=8, deadline=None)
+@settings(max_examples=6, deadline=None)
 @given(data=st.data(), reduce=st.sampled_from(REDUCES), f=st.integers(1, 4))
 def test_aggregate_random_graphs_match_torch_backend(data, ref, reduce, f):
     edge_index, n = data.draw(ref.graphs(max_nodes=8, max_edges=24))
@@ -139,7 +139,7 @@ def test_aggregate_random_graphs_match_torch_backend(data, ref, reduce, f):
 
 
 @in_child
-@settings(max_examples=8, deadline=None)
+@settings(max_examples=6, deadline=None)
 @given(data=st.data(), h=st.integers(1, 2), d=st.integers(1, 5))
 def test_attention_random_graphs_match_torch_backend(data, ref, h, d):
     edge_index, n = data.draw(ref.graphs(max_nodes=8, max_edges=24))
@@ -175,8 +175,8 @@ def test_aggregate_gradcheck(four_node_graph, ref, reduce):
 def test_attention_gradcheck(four_node_graph, ref):
     _, g = four_node_graph
     g = g.to(DEVICE)
-    q, k, v = (ref.randn(i, 5, 2, 3).to(DEVICE).requires_grad_() for i in range(3))
-    bias = ref.randn(3, 6, 2).to(DEVICE).requires_grad_()
+    q, k, v = (ref.randn(i, 5, 1, 3).to(DEVICE).requires_grad_() for i in range(3))
+    bias = ref.randn(3, 6, 1).to(DEVICE).requires_grad_()
     assert torch.autograd.gradcheck(
         lambda q, k, v, b: graph_attention(q, k, v, g, b, backend="triton"),
         (q, k, v, bias), fast_mode=True,
