@@ -96,10 +96,23 @@ def data_export(
     run_export(root, fmt, out)
 
 
-@data_app.command("generate", context_settings=_PASS_THROUGH)
-def data_generate(ctx: typer.Context, recipe: str = typer.Argument(..., help="Recipe name or YAML file.")) -> None:
-    """Generate a dataset with the FEM solvers (not built yet)."""
-    _not_built("data generate", "issue: physics/ dataset generators")
+@data_app.command("generate")
+@handles_errors
+def data_generate(
+    recipe: str = typer.Argument(..., help="Recipe name (plate2d, holeplate2d, blade3d, heat2d) or a recipe YAML file."),
+    n: int = typer.Option(..., "--n", help="Number of samples."),
+    out: Path = typer.Option(..., "--out", "-o", help="Dataset folder (re-running resumes)."),
+    seed: int = typer.Option(0, help="Seed: the same seed gives the same dataset, whatever the workers."),
+    workers: Optional[int] = typer.Option(None, help="Dask local worker processes (default: CPU count)."),
+    scheduler: Optional[str] = typer.Option(None, help="Address of a running dask.distributed scheduler."),
+    test_fraction: float = typer.Option(0.2, help="Share of samples in the test split."),
+) -> None:
+    """Generate a dataset with the FEM solvers on random geometries, through Dask."""
+    if workers is not None and scheduler is not None:
+        _fail("give either --workers or --scheduler, not both")
+    from .generate_command import run_generate
+
+    run_generate(recipe, n, out, seed=seed, workers=workers, scheduler=scheduler, test_fraction=test_fraction)
 
 
 # ---------------------------------------------------------------- models

@@ -54,14 +54,14 @@ def best_of(fn: Callable[[], object], repeat: int) -> tuple[float, object]:
     return min(times), out
 
 
-def bench_transfer(n_nodes: int, repeat: int) -> dict:
+def bench_transfer(n_nodes: int, repeat: int, baseline_repeat: int = 1) -> dict:
     src = square_mesh(n_nodes)
     rng = np.random.default_rng(1)
     targets = rng.uniform(0.0, 1.0, (src.n_points, 2))
     u = np.sin(3 * src.points[:, 0]) * np.cos(2 * src.points[:, 1])
     t_build, w = best_of(lambda: interpolation_matrix(src, targets), repeat)
     t_apply, ours = best_of(lambda: w @ u, repeat)
-    t_base, base = best_of(lambda: LinearNDInterpolator(src.points, u)(targets), repeat)
+    t_base, base = best_of(lambda: LinearNDInterpolator(src.points, u)(targets), baseline_repeat)
     # the triangulations differ (ours: the mesh; baseline: Delaunay), so compare on a
     # linear field, which both reproduce exactly
     lin = 0.3 + src.points @ np.array([1.5, -2.0])
@@ -91,17 +91,20 @@ def main() -> None:
     ap.add_argument("--json", action="store_true", help="print JSON instead of a table")
     ap.add_argument("--quick", action="store_true", help="small sizes only")
     ap.add_argument("--repeat", type=int, default=3, help="runs per timing (best is kept)")
+    ap.add_argument("--baseline-repeat", type=int, default=1,
+                    help="runs of the (slow) LinearNDInterpolator baseline")
     args = ap.parse_args()
     t_sizes = [2_000] if args.quick else [10_000, 100_000]
     m_sizes = [2_000] if args.quick else [5_000, 100_000]
     # warm-up (imports, first-call overheads) outside the timings
     bench_transfer(500, 1)
     bench_morph(500, 1)
-    rows = [bench_transfer(n, args.repeat) for n in t_sizes]
+    rows = [bench_transfer(n, args.repeat, args.baseline_repeat) for n in t_sizes]
     for n in m_sizes:
         rows += bench_morph(n, args.repeat)
     meta = {"python": platform.python_version(), "numpy": np.__version__,
-            "cpus": os.cpu_count(), "machine": platform.machine(), "repeat": args.repeat}
+            "cpus": os.cpu_count(), "machine": platform.machine(), "repeat": args.repeat,
+            "baseline_repeat": args.baseline_repeat, "load_avg_1min": os.getloadavg()[0]}
     if args.json:
         print(json.dumps({"meta": meta, "results": rows}, indent=2))
         return

@@ -43,9 +43,16 @@ def unique_rows(keys: IntArray) -> tuple[IntArray, IntArray]:
     counts : (G,) int64, the number of rows in each group.
     """
     keys = np.ascontiguousarray(keys, dtype=np.int64)
-    n = keys.shape[0]
+    n, k = keys.shape
     if n == 0:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    lo, hi = int(keys.min()), int(keys.max())
+    if lo >= 0 and (hi + 1) ** k < 2**62:  # pack each row into one int64: a fast 1D sort
+        code = keys[:, 0].copy()
+        for j in range(1, k):
+            code = code * (hi + 1) + keys[:, j]
+        _, inverse, counts = np.unique(code, return_inverse=True, return_counts=True)
+        return inverse.astype(np.int64), counts.astype(np.int64)
     order = np.lexsort(keys.T[::-1])
     sk = keys[order]
     new = np.ones(n, dtype=bool)

@@ -119,18 +119,20 @@ def _inverse_edges(edges: FloatArray) -> tuple[FloatArray, BoolArray]:
     if d == 2:
         a, b, c, e = edges[:, 0, 0], edges[:, 0, 1], edges[:, 1, 0], edges[:, 1, 1]
         det = a * e - b * c
+        adj = np.stack([np.stack([e, -b], 1), np.stack([-c, a], 1)], 1)
+    elif d == 3:
+        # columns of inv(E) are (e2 x e3, e3 x e1, e1 x e2) / det for rows e1, e2, e3
+        e1, e2, e3 = edges[:, 0], edges[:, 1], edges[:, 2]
+        cols = np.stack([np.cross(e2, e3), np.cross(e3, e1), np.cross(e1, e2)], axis=2)
+        det = np.einsum("si,si->s", e1, cols[:, :, 0])
+        adj = cols
     else:
-        det = np.linalg.det(edges)
+        det = edges[:, 0, 0]
+        adj = np.ones_like(edges)
     scale = np.prod(np.linalg.norm(edges, axis=2), axis=1)
     bad = ~(np.abs(det) > 1e-13 * np.maximum(scale, np.finfo(float).tiny))
-    inv = np.zeros_like(edges)
-    ok = ~bad
-    if d == 2:
-        r = np.where(ok, 1.0 / np.where(ok, det, 1.0), 0.0)
-        inv[:, 0, 0], inv[:, 0, 1], inv[:, 1, 0], inv[:, 1, 1] = e * r, -b * r, -c * r, a * r
-    elif ok.any():
-        inv[ok] = np.linalg.inv(edges[ok])
-    return inv, bad
+    r = np.where(bad, 0.0, 1.0 / np.where(bad, 1.0, det))
+    return adj * r[:, None, None], bad
 
 
 @dataclass(frozen=True)
@@ -229,6 +231,45 @@ def _closest_on_segments(p: FloatArray, a: FloatArray, b: FloatArray) -> tuple[F
     return np.einsum("...i,...i->...", p - q, p - q), t
 
 
+def _closest_on_triangles(p: FloatArray, x: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """Exact closest point on triangles (Voronoi regions of vertices, edges, face).
+
+    Vectorised form of Ericson's ClosestPtPointTriangle (Real-Time Collision
+    Detection, 5.1.5): p (..., dim), x (..., 3, dim) -> (dist2 (...), weights (..., 3)).
+    """
+    a, b, c = x[..., 0, :], x[..., 1, :], x[..., 2, :]
+    ab, ac, ap = b - a, c - a, p - a
+    d1, d2 = np.einsum("...i,...i->...", ab, ap), np.einsum("...i,...i->...", ac, ap)
+    abab, acac = np.einsum("...i,...i->...", ab, ab), np.einsum("...i,...i->...", ac, ac)
+    abac = np.einsum("...i,...i->...", ab, ac)
+    d3, d4 = d1 - abab, d2 - abac  # ab.(p-b), ac.(p-b)
+    d5, d6 = d1 - abac, d2 - acac  # ab.(p-c), ac.(p-c)
+    va, vb, vc = d3 * d6 - d5 * d4, d5 * d2 - d1 * d6, d1 * d4 - d3 * d2
+
+    def ratio(num: FloatArray, den: FloatArray) -> FloatArray:
+        return np.clip(num / np.where(den != 0, den, 1.0), 0.0, 1.0)
+
+    v_ab = ratio(d1, d1 - d3)
+    w_ac = ratio(d2, d2 - d6)
+    w_bc = ratio(d4 - d3, (d4 - d3) + (d5 - d6))
+    tot = va + vb + vc
+    v_f, w_f = ratio(vb, tot), ratio(vc, tot)
+    one, zero = np.ones_like(d1), np.zeros_like(d1)
+    regions = [
+        ((d1 <= 0) & (d2 <= 0), (one, zero, zero)),
+        ((d3 >= 0) & (d4 <= d3), (zero, one, zero)),
+        ((vc <= 0) & (d1 >= 0) & (d3 <= 0), (1 - v_ab, v_ab, zero)),
+        ((d6 >= 0) & (d5 <= d6), (zero, zero, one)),
+        ((vb <= 0) & (d2 >= 0) & (d6 <= 0), (1 - w_ac, zero, w_ac)),
+        ((va <= 0) & (d4 >= d3) & (d5 >= d6), (zero, 1 - w_bc, w_bc)),
+    ]
+    conds = [r[0] for r in regions]
+    w = np.stack([np.select(conds, [r[1][i] for r in regions], default=face)
+                  for i, face in enumerate((1 - v_f - w_f, v_f, w_f))], axis=-1)
+    q = np.einsum("...j,...jd->...d", w, x)
+    return np.einsum("...i,...i->...", p - q, p - q), w
+
+
 def _closest_on_facets(p: FloatArray, x: FloatArray) -> tuple[FloatArray, FloatArray]:
     """Exact closest point of p (M, k, dim) on facets x (M, k, nf, dim), nf = 2 or 3.
 
@@ -240,32 +281,7 @@ def _closest_on_facets(p: FloatArray, x: FloatArray) -> tuple[FloatArray, FloatA
     if x.shape[-2] == 2:
         d2, t = _closest_on_segments(p, x[..., 0, :], x[..., 1, :])
         return d2, np.stack([1.0 - t, t], axis=-1)
-    a, b, c = x[..., 0, :], x[..., 1, :], x[..., 2, :]
-    e1, e2, v = b - a, c - a, p - a
-    g11 = np.einsum("...i,...i->...", e1, e1)
-    g12 = np.einsum("...i,...i->...", e1, e2)
-    g22 = np.einsum("...i,...i->...", e2, e2)
-    r1 = np.einsum("...i,...i->...", v, e1)
-    r2 = np.einsum("...i,...i->...", v, e2)
-    det = g11 * g22 - g12 * g12
-    safe = np.where(det > 0, det, 1.0)
-    u, w = (g22 * r1 - g12 * r2) / safe, (g11 * r2 - g12 * r1) / safe
-    inside = (det > 0) & (u >= 0) & (w >= 0) & (u + w <= 1)
-    q = a + u[..., None] * e1 + w[..., None] * e2
-    d_face = np.where(inside, np.einsum("...i,...i->...", p - q, p - q), np.inf)
-    w_face = np.stack([1 - u - w, u, w], axis=-1)
-    # otherwise the closest point lies on one of the three edges
-    cands = [(d_face, w_face)]
-    for i, j in ((0, 1), (1, 2), (2, 0)):
-        d2, t = _closest_on_segments(p, x[..., i, :], x[..., j, :])
-        wt = np.zeros(w_face.shape)
-        wt[..., i], wt[..., j] = 1.0 - t, t
-        cands.append((d2, wt))
-    d_all = np.stack([c[0] for c in cands], axis=-1)  # (M, k, 4)
-    pick = np.argmin(d_all, axis=-1)
-    w_all = np.stack([c[1] for c in cands], axis=-2)  # (M, k, 4, 3)
-    w = np.take_along_axis(w_all, pick[..., None, None], axis=-2)[..., 0, :]
-    return np.take_along_axis(d_all, pick[..., None], axis=-1)[..., 0], w
+    return _closest_on_triangles(p, x)
 
 
 @dataclass(frozen=True)
@@ -384,8 +400,14 @@ def locate(
     return PointLocation(nodes, lam, simplex, out, dist)
 
 
-def _handle_outside(source, pts, simplices, p, out, nodes, lam, outside):
-    """Fill rows of targets outside the source according to the ``outside`` policy."""
+def _handle_outside(
+    source: Mesh, pts: FloatArray, simplices: IntArray, p: FloatArray, out: BoolArray,
+    nodes: IntArray, lam: FloatArray, outside: Outside,
+) -> tuple[IntArray, FloatArray, FloatArray]:
+    """Fill rows of targets outside the source according to the ``outside`` policy.
+
+    Returns (nodes (M, d+1), weights (M, d+1), distance (M,)).
+    """
     idx = np.flatnonzero(out)
     if outside == "error":
         first = ", ".join(f"{v:.6g}" for v in p[idx[0]])

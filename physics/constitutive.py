@@ -28,9 +28,9 @@ from typing import Union
 import numpy as np
 from numpy.typing import NDArray
 
-from .errors import CaseError
+from mesh.types import FloatArray
 
-FloatArray = NDArray[np.floating]
+from .errors import CaseError
 
 SQRT2 = float(np.sqrt(2.0))
 #: Mandel identity (6,): the second-order identity tensor.

@@ -263,7 +263,7 @@ def _dirichlet(fe: FEMesh, vb: skfem.CellBasis, case: ElasticCase
                 f"displacement on '{d.group}' must have {dim} components (None = free); "
                 f"got {len(d.value)}: {list(d.value)}"
             )
-        sdofs = group_dofs(fe, sb, d.group)
+        sdofs = fe.group_dofs(sb, d.group)
         for c, v in enumerate(d.value):
             if v is not None:
                 val[dim * sdofs + c] = float(v)
@@ -276,20 +276,6 @@ def _dirichlet(fe: FEMesh, vb: skfem.CellBasis, case: ElasticCase
             "the structure can translate freely: the problem is ill-posed"
         )
     return fixed, val[fixed]
-
-
-def group_dofs(fe: FEMesh, sb: skfem.CellBasis, group: str) -> np.ndarray:
-    """Scalar DOFs of basis ``sb`` on group ``group`` (boundary facets or point set): (M,) int."""
-    mesh = fe.mesh
-    if group in mesh.point_sets:
-        n2d = fe.node_to_dof(sb)[mesh.point_sets[group]]
-        return np.unique(n2d[n2d >= 0])
-    if group in fe.boundary_groups:
-        return np.unique(sb.get_dofs(facets=fe.facets(group)).all())
-    from .errors import GroupError
-
-    raise GroupError(group, sorted({*fe.boundary_groups, *mesh.point_sets}),
-                     "boundary or point group")
 
 
 def stresses(fe: FEMesh, vb: skfem.CellBasis, u: np.ndarray, case: ElasticCase

@@ -8,6 +8,7 @@ whole nodes, with rigid body modes as its near-nullspace for elasticity.
 """
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import dataclass
 
@@ -47,6 +48,19 @@ class SolveInfo:
     def total_time(self) -> float:
         """Assembly + setup + solve, seconds."""
         return self.assembly_time + self.setup_time + self.solve_time
+
+
+def blas_single_thread() -> contextlib.AbstractContextManager:
+    """Context limiting BLAS to one thread (restored on exit).
+
+    CG is a loop of level-1 BLAS calls on vectors of 1e4 to 1e6 entries; multi-threaded
+    OpenBLAS makes each call wait on its threads, up to 100x slower on a busy machine.
+    """
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - optional
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=1, user_api="blas")
 
 
 def rigid_body_modes(doflocs: np.ndarray) -> np.ndarray:
@@ -183,8 +197,9 @@ class DirichletSolver:
 
         x0 = self._x0 if self._x0 is not None else xg
         x0 = d * x0 + (1.0 - d) * xg
-        x, flag = spla.cg(self._A0, rhs, x0=x0, rtol=self.rtol, atol=0.0,
-                          maxiter=self.maxiter, M=self._M, callback=cb)
+        with blas_single_thread():
+            x, flag = spla.cg(self._A0, rhs, x0=x0, rtol=self.rtol, atol=0.0,
+                              maxiter=self.maxiter, M=self._M, callback=cb)
         res = float(np.linalg.norm(rhs - self._A0 @ x) / nb)
         self.info.iterations += count[0]
         self.info.residual = res

@@ -300,10 +300,11 @@ class TemperatureSpec(_Strict):
     """Nodal temperature (K) for the thermal strain of a thermo-elastic solve.
 
     ``T = base + delta * s(x) + random``, ``s`` the coordinate along ``axis`` scaled to
-    [0, 1] over the mesh; ``T_ref`` is the stress-free temperature.
+    [0, 1] over the mesh; ``T_ref`` is the stress-free temperature (a number or an input,
+    e.g. the root temperature so that only the temperature differences load the part).
     """
 
-    T_ref: float = 293.15
+    T_ref: Value = 293.15
     base: Value
     delta: Value = 0.0
     axis: Literal[0, 1, 2] = 2
@@ -644,6 +645,7 @@ def _value_slots(ph: Any) -> Iterator[tuple[str, Value, str]]:
         yield f"body_force.{j}", v, "force density"
     temp = getattr(ph, "temperature", None)
     if temp is not None:
+        yield "temperature.T_ref", temp.T_ref, "temperature"
         yield "temperature.base", temp.base, "temperature"
         yield "temperature.delta", temp.delta, "temperature"
         if temp.random is not None:

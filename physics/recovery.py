@@ -14,6 +14,7 @@ import skfem
 
 from .errors import ConvergenceError
 from .forms import mass, projection_rhs
+from .linsolve import blas_single_thread
 from .skfem_mesh import FEMesh
 
 def project_to_nodes(femesh: FEMesh, basis: skfem.CellBasis,
@@ -57,7 +58,8 @@ def _mass_solver(M):
     P = spla.LinearOperator(M.shape, matvec=lambda x: dinv * x)
 
     def cg(b, name):
-        x, flag = spla.cg(M, b, x0=dinv * b, rtol=1e-12, atol=0.0, maxiter=1000, M=P)
+        with blas_single_thread():
+            x, flag = spla.cg(M, b, x0=dinv * b, rtol=1e-12, atol=0.0, maxiter=1000, M=P)
         if flag != 0:
             raise ConvergenceError(
                 f"L2 projection of '{name}' did not converge in 1000 CG iterations"

@@ -160,8 +160,8 @@ class FEMesh:
         return skfem.Basis(self.skmesh, e, intorder=intorder or self.intorder(order))
 
     def intorder(self, order: int) -> int:
-        """Quadrature order for Lagrange ``order`` (exact mass matrix; +2 on curved cells)."""
-        return 2 * order + (2 if self.curved else 0)
+        """Quadrature order for Lagrange ``order``: exact mass matrices on straight cells."""
+        return 2 * order
 
     def facet_basis(self, basis: skfem.CellBasis, group: str) -> skfem.FacetBasis:
         """Facet basis on boundary ``group`` with the element of ``basis``."""
@@ -182,6 +182,24 @@ class FEMesh:
         if group not in bnd:
             raise GroupError(group, sorted(bnd), "boundary group")
         return np.asarray(bnd[group])
+
+    def group_dofs(self, basis: skfem.CellBasis, group: str) -> np.ndarray:
+        """Scalar DOFs of ``basis`` on a boundary group (its facets) or point group: (M,) int.
+
+        Raises
+        ------
+        GroupError
+            If ``group`` is neither; the message lists the groups there are.
+        """
+        from .errors import GroupError
+
+        if group in self.mesh.point_sets:
+            n2d = self.node_to_dof(basis)[self.mesh.point_sets[group]]
+            return np.unique(n2d[n2d >= 0])
+        if group in self.boundary_groups:
+            return np.unique(basis.get_dofs(facets=self.facets(group)).all())
+        raise GroupError(group, sorted({*self.boundary_groups, *self.mesh.point_sets}),
+                         "boundary or point group")
 
     @property
     def boundary_groups(self) -> list[str]:

@@ -104,7 +104,8 @@ class LoadCurve:
         if t.size == 0 or t.size != v.size:
             raise CaseError(f"LoadCurve needs as many times as values; got {t.size} and {v.size}")
         if np.any(np.diff(t) <= 0) or not np.all(np.isfinite(t)) or not np.all(np.isfinite(v)):
-            raise CaseError(f"LoadCurve times must be finite and strictly increasing; got {t.tolist()}")
+            raise CaseError(
+                f"LoadCurve times must be finite and strictly increasing; got {t.tolist()}")
         object.__setattr__(self, "times", tuple(t.tolist()))
         object.__setattr__(self, "values", tuple(v.tolist()))
 
@@ -119,7 +120,8 @@ def _constant_one(t: float) -> float:
 
 def _check_load(owner: str, load: object) -> None:
     if not callable(load):
-        raise CaseError(f"{owner}: 'load' must be a callable of time (e.g. a LoadCurve); got {load!r}")
+        raise CaseError(
+            f"{owner}: 'load' must be a callable of time (e.g. a LoadCurve); got {load!r}")
 
 
 @dataclass(frozen=True)
@@ -284,7 +286,8 @@ class NodalTemperature:
                     f"got {v.shape}"
                 )
             if np.any(np.diff(t) <= 0):
-                raise CaseError(f"NodalTemperature: times must be strictly increasing; got {t.tolist()}")
+                raise CaseError(
+                    f"NodalTemperature: times must be strictly increasing; got {t.tolist()}")
         if not np.all(np.isfinite(v)):
             raise CaseError("NodalTemperature: values must be finite")
         object.__setattr__(self, "values", v)
@@ -331,7 +334,8 @@ class ViscoplasticLoading:
                 raise CaseError(f"ViscoplasticLoading.dirichlet takes Dirichlet items; got {x!r}")
         for x in s:
             if not isinstance(x, (Traction, Pressure)):
-                raise CaseError(f"ViscoplasticLoading.surface takes Traction/Pressure items; got {x!r}")
+                raise CaseError(
+                    f"ViscoplasticLoading.surface takes Traction/Pressure items; got {x!r}")
         if self.temperature is not None and not isinstance(self.temperature, NodalTemperature):
             raise CaseError(f"ViscoplasticLoading.temperature must be a NodalTemperature; got "
                             f"{type(self.temperature).__name__}")
@@ -356,8 +360,9 @@ class SolverOptions:
     easy_iterations : a converged step with at most this many iterations is easy.
     dp_max : largest increment of p allowed in a step (None: no limit); larger is cut.
     local_rtol, local_max_iter : tolerance and cap of the point-wise Newton.
-    linear_solver : ``"direct"`` (SuperLU) or ``"amg"`` (pyamg smoothed aggregation + CG,
-        for large 3D meshes).
+    linear_solver : ``"direct"`` (SuperLU) or ``"amg"`` (CG preconditioned by pyamg
+        smoothed aggregation with rigid-body modes, reused across iterations; for large
+        3D meshes).
     """
 
     rtol: float = 1e-8
@@ -375,7 +380,8 @@ class SolverOptions:
 
     def __post_init__(self) -> None:
         def bad(name: str, expected: str) -> CaseError:
-            return CaseError(f"SolverOptions.{name} must be {expected}; got {getattr(self, name)!r}")
+            value = getattr(self, name)
+            return CaseError(f"SolverOptions.{name} must be {expected}; got {value!r}")
 
         if not 0 < self.rtol < 1:
             raise bad("rtol", "in (0, 1)")
@@ -493,7 +499,8 @@ class ViscoplasticModel:
         hypothesis: Optional[str] = None,
     ) -> None:
         if not isinstance(material, ViscoplasticMaterial):
-            raise CaseError(f"material must be a ViscoplasticMaterial; got {type(material).__name__}")
+            raise CaseError(
+                f"material must be a ViscoplasticMaterial; got {type(material).__name__}")
         self.mesh = mesh
         self.material = material
         tdim = mesh.topological_dim
@@ -543,7 +550,8 @@ class ViscoplasticModel:
         self.n_scalar = int(b.N)
         d = self.dim
         #: (n_el, n_loc * dim) displacement dofs of each element, node-major.
-        self.element_dofs = (self.scalar_dofs[:, :, None] * d + np.arange(d)).reshape(len(self.scalar_dofs), -1)
+        self.element_dofs = (self.scalar_dofs[:, :, None] * d + np.arange(d)).reshape(
+            len(self.scalar_dofs), -1)
         self._components = np.array([0, 1, 3]) if d == 2 else np.arange(6)
         self._map_points(mesh)
         self._pattern: Optional[tuple] = None
@@ -702,7 +710,10 @@ class ViscoplasticModel:
         ne, nq = eps.shape[:2]
         if state_old.p.shape != (ne, nq):
             raise ValueError(f"state_old has shape {state_old.p.shape}; expected ({ne}, {nq})")
-        T = np.full((ne, nq), self.material.T_ref) if temperature is None else np.asarray(temperature, float)
+        if temperature is None:
+            T = np.full((ne, nq), self.material.T_ref)
+        else:
+            T = np.asarray(temperature, float)
         if T.shape != (ne, nq):
             raise ValueError(f"temperature has shape {T.shape}; expected ({ne}, {nq})")
         up = integrate(eps.reshape(-1, 6), state_old.eps_p.reshape(-1, 6), state_old.p.ravel(),
@@ -761,7 +772,7 @@ class ViscoplasticModel:
         if not tangent:
             return fe, None
         CB = response.tangent[..., c[:, None], c[None, :]] @ B
-        Ke = np.einsum("eqci,eqcj->eij", Bw, CB)
+        Ke = (np.swapaxes(Bw, -1, -2) @ CB).sum(axis=1)
         return fe, Ke
 
     def internal_forces(
@@ -971,10 +982,12 @@ class DiscreteLoading:
         T = self.loading.temperature
         return None if T is None else T.at(t)
 
-    def temperature_at_points(self, t: float) -> Optional[FloatArray]:
-        """Temperature at the quadrature points (n_el, n_qp), K, or None."""
+    def temperature_at_points(
+        self, t: float, elements: Optional[IntArray] = None
+    ) -> Optional[FloatArray]:
+        """Temperature at the quadrature points of ``elements`` (n_e, n_qp), K, or None."""
         T = self.temperature(t)
-        return None if T is None else self.model.at_points(T)
+        return None if T is None else self.model.at_points(T, elements)
 
 
 # ============================================================================== solver
@@ -1069,6 +1082,7 @@ def _newton_step(
     t_new: float,
     dt: float,
     opts: SolverOptions,
+    solver: "_LinearSolver",
 ) -> _Attempt:
     """Backward-Euler step ``t_new - dt -> t_new`` by Newton with the consistent tangent."""
     D, F = loads.dirichlet_dofs, loads.free_dofs
@@ -1112,7 +1126,7 @@ def _newton_step(
         if lifted and it == 0:
             rhs -= K[F][:, D] @ du_D
         try:
-            dx = _linear_solve(K[F][:, F], rhs, opts.linear_solver)
+            dx = solver(K[F][:, F], rhs)
         except RuntimeError as exc:  # singular factor
             return _Attempt(False, u, None, history, it, f"linear solve failed: {exc}")
         if not np.all(np.isfinite(dx)):
@@ -1123,15 +1137,63 @@ def _newton_step(
         it += 1
 
 
-def _linear_solve(A: sp.csr_matrix, b: FloatArray, method: str) -> FloatArray:
-    """Solve the symmetric tangent system ``A x = b``."""
-    with np.errstate(all="ignore"):
-        if method == "amg":
-            import pyamg
+class _LinearSolver:
+    """Solver of the tangent systems ``K_FF x = b`` of one solve.
 
-            ml = pyamg.smoothed_aggregation_solver(A.tocsr(), symmetry="symmetric")
-            return ml.solve(b, tol=1e-12, accel="cg", maxiter=500)
-        return spla.spsolve(A.tocsc(), b, permc_spec="MMD_AT_PLUS_A")
+    ``"direct"``: SuperLU with a symmetric ordering. ``"amg"``: conjugate gradients
+    preconditioned by a smoothed-aggregation hierarchy (rigid-body modes as near null
+    space) built on the first tangent and reused (the tangents stay spectrally close);
+    it is rebuilt when CG needs too many iterations.
+    """
+
+    def __init__(self, method: str, model: ViscoplasticModel, free: IntArray) -> None:
+        self.method, self.model, self.free = method, model, free
+        self._precond = None
+
+    def __call__(self, A: sp.csr_matrix, b: FloatArray) -> FloatArray:
+        with np.errstate(all="ignore"):
+            if self.method == "direct":
+                return spla.spsolve(A.tocsc(), b, permc_spec="MMD_AT_PLUS_A")
+            for attempt in range(2):
+                if self._precond is None:
+                    self._precond = self._build(A)
+                n_it = [0]
+
+                def count(_):
+                    n_it[0] += 1
+
+                x, info = spla.cg(A, b, rtol=1e-10, atol=0.0, maxiter=300,
+                                  M=self._precond, callback=count)
+                if info == 0 and n_it[0] < 100:
+                    return x
+                self._precond = None  # stale hierarchy: rebuild on the current tangent
+            if info != 0:
+                raise RuntimeError(f"CG did not converge (info={info})")
+            return x
+
+    def _build(self, A: sp.csr_matrix):
+        import pyamg
+
+        x = self.model.basis.doflocs.T  # (n_scalar, dim)
+        d = self.model.dim
+        modes = _rigid_body_modes(x, d)[self.free]
+        ml = pyamg.smoothed_aggregation_solver(A.tocsr(), B=modes, symmetry="symmetric")
+        return ml.aspreconditioner(cycle="V")
+
+
+def _rigid_body_modes(x: FloatArray, dim: int) -> FloatArray:
+    """Rigid-body displacements at nodes ``x`` (n, dim): (n * dim, 3 or 6), node-major."""
+    n = len(x)
+    if dim == 2:
+        B = np.zeros((n, 2, 3))
+        B[:, 0, 0] = B[:, 1, 1] = 1.0
+        B[:, 0, 2], B[:, 1, 2] = -x[:, 1], x[:, 0]
+    else:
+        B = np.zeros((n, 3, 6))
+        B[:, [0, 1, 2], [0, 1, 2]] = 1.0
+        for k, (i, j) in enumerate(((0, 1), (1, 2), (2, 0))):
+            B[:, i, 3 + k], B[:, j, 3 + k] = -x[:, j], x[:, i]
+    return B.reshape(n * dim, -1)
 
 
 def _output_fields(
@@ -1155,7 +1217,8 @@ def _output_fields(
 def _output_times(times: Union[float, Sequence[float]]) -> FloatArray:
     ts = np.atleast_1d(np.asarray(times, float)).ravel()
     if ts.size == 0 or not np.all(np.isfinite(ts)) or ts[0] <= 0 or np.any(np.diff(ts) <= 0):
-        raise CaseError(f"output times must be finite, > 0 and strictly increasing; got {ts.tolist()}")
+        raise CaseError(
+            f"output times must be finite, > 0 and strictly increasing; got {ts.tolist()}")
     return ts
 
 
@@ -1215,7 +1278,8 @@ def solve_viscoplastic(
     ...                      "right": np.flatnonzero(sk.p[0] == 1)})
     >>> mat = ViscoplasticMaterial(young=200e9, poisson=0.3, sigma_y=200e6, K=100e6, n=5)
     >>> ramp = LoadCurve((0.0, 1.0), (0.0, 1.0))
-    >>> case = ViscoplasticLoading((Dirichlet("left", (0, 1)), Dirichlet("right", (0,), 0.01, ramp)))
+    >>> case = ViscoplasticLoading((Dirichlet("left", (0, 1)),
+    ...                             Dirichlet("right", (0,), 0.01, ramp)))
     >>> res = solve_viscoplastic(m, mat, case, [0.5, 1.0])
     >>> res.fields["p"].shape, bool(res.fields["p"][-1].max() > 0)
     ((2, 9), True)
@@ -1231,6 +1295,7 @@ def solve_viscoplastic(
     if model is None:
         model = ViscoplasticModel(mesh, material, order=order)
     loads = DiscreteLoading(model, loading)
+    solver = _LinearSolver(opts.linear_solver, model, loads.free_dofs)
 
     u = np.zeros(model.n_dofs)
     state = QPState.zeros(model.n_elements, model.n_qp)
@@ -1244,7 +1309,7 @@ def solve_viscoplastic(
         dt_try = min(dt, dt_max, target - t)
         if target - (t + dt_try) < 1e-9 * t_end:  # land exactly on the output time
             dt_try = target - t
-        att = _newton_step(model, loads, u, state, t + dt_try, dt_try, opts)
+        att = _newton_step(model, loads, u, state, t + dt_try, dt_try, opts, solver)
         records.append(StepRecord(step, float(t), float(dt_try), att.converged, att.iterations,
                                   tuple(att.residuals), att.reason))
         if not att.converged:
@@ -1269,7 +1334,8 @@ def solve_viscoplastic(
     fields = {k: np.stack([s[k] for s in snaps]) for k in snaps[0]}
     qp = {}
     if keep_qp:
-        qp = {name: np.stack([q[i] for q in qps]) for i, name in enumerate(("p", "eps_p", "stress"))}
+        names = ("p", "eps_p", "stress")
+        qp = {name: np.stack([q[i] for q in qps]) for i, name in enumerate(names)}
     return ViscoplasticResult(out_times, fields, np.stack(disp), qp, tuple(records))
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass, replace
+from functools import cached_property
 from typing import Literal, Sequence
 
 import numpy as np
@@ -66,6 +67,11 @@ class PODBasis:
     def _apply_product(self, x: FloatArray) -> FloatArray:
         return x if self.product is None else np.asarray(self.product @ x)
 
+    @cached_property
+    def _dual(self) -> FloatArray:
+        """``M @ modes.T``: (n_dof, n_modes), computed once."""
+        return self._apply_product(self.modes.T)
+
     def _centered(self, u: FloatArray) -> FloatArray:
         u = _as_2d(u, self.n_dof, "U")
         return u if self.mean is None else u - self.mean
@@ -81,8 +87,7 @@ class PODBasis:
         -------
         (n, n_modes) float64 coefficients.
         """
-        dual = self._apply_product(self.modes.T)  # (n_dof, n_modes)
-        return self._centered(u) @ dual
+        return self._centered(u) @ self._dual
 
     def reconstruct(self, coefficients: FloatArray) -> FloatArray:
         """Snapshots from coefficients: ``coefficients @ modes + mean``.
@@ -125,7 +130,7 @@ class PODBasis:
         if bad:
             raise ValueError(f"n_modes values {bad} outside 0..{self.n_modes}")
         u0 = self._centered(u)
-        coef = u0 @ self._apply_product(self.modes.T)
+        coef = u0 @ self._dual
         out = np.empty(len(ks))
         for i, k in enumerate(ks):  # loop over basis sizes, vectorised inside
             r = u0 - coef[:, :k] @ self.modes[:k]

@@ -17,7 +17,7 @@ solid is lofted through 6 sections.
 
 gmsh settings: OpenCASCADE kernel, each section a wire of two C2 splines
 (suction side trailing edge -> leading edge, pressure side leading edge ->
-trailing edge, 48 cosine-spaced samples each), solid by ``addThruSections``
+trailing edge, 24 cosine-spaced samples each), solid by ``addThruSections``
 (``makeRuled=False``); surfaces by Frontal-Delaunay (``Mesh.Algorithm = 6``),
 volume by Delaunay (``Mesh.Algorithm3D = 1``), ``Mesh.MeshSizeMax = mesh_size``,
 curvature refinement with 12 elements per 2 pi, ``Mesh.MeshSizeMin =
@@ -42,7 +42,7 @@ DEFAULT_MESH_SIZE = 0.1
 #: Sanity range of the number of nodes at the default size, order 1. Measured on
 #: seeds 0-99: 2,724 to 4,679, median 3,575.
 BLADE3D_NODES = (2000, 7000)
-_N_SURFACE = 48
+_N_SURFACE = 24
 _N_SECTIONS = 6
 _N_MODES = 4
 
@@ -129,7 +129,7 @@ def _build(gmsh: Any, geometry: dict[str, Any], mesh_size: float) -> None:
     occ = gmsh.model.occ
     wires = []
     for s in np.linspace(0.0, 1.0, _N_SECTIONS):
-        upper, lower = blade_section(geometry, float(s))
+        upper, lower = blade_section(geometry, float(s), _N_SURFACE)
         le = occ.addPoint(*upper[0])
         te = occ.addPoint(*upper[-1])
         up = [te] + [occ.addPoint(*q) for q in upper[-2:0:-1]] + [le]

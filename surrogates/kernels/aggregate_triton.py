@@ -44,7 +44,8 @@ def _segment_reduce_kernel(
     for e0 in range(start, end, BLOCK_E):
         offs_e = e0 + tl.arange(0, BLOCK_E)
         emask = offs_e < end
-        eid = tl.load(eid_ptr + offs_e, mask=emask, other=0)
+        if HAS_W or not GATHER:
+            eid = tl.load(eid_ptr + offs_e, mask=emask, other=0)
         if GATHER:
             srow = tl.load(col_ptr + offs_e, mask=emask, other=0)
         else:

@@ -262,3 +262,34 @@ def test_strongly_graded_delaunay_matches_scipy(dim):
     loc = locate(src, tgt)
     assert not loc.outside[inside].any()
     np.testing.assert_allclose((interpolation_matrix(src, tgt) @ u)[inside], ref[inside], atol=1e-10)
+
+
+def _closest_reference(p, a, b, c):
+    """Closest point on triangle abc: the plane projection if inside, else the best edge."""
+    e1, e2 = b - a, c - a
+    g = np.array([[e1 @ e1, e1 @ e2], [e1 @ e2, e2 @ e2]])
+    u, w = np.linalg.solve(g, [(p - a) @ e1, (p - a) @ e2])
+    if u >= 0 and w >= 0 and u + w <= 1:
+        return np.linalg.norm(p - (a + u * e1 + w * e2))
+    best = np.inf
+    for s, t in ((a, b), (b, c), (c, a)):
+        lam = np.clip((p - s) @ (t - s) / ((t - s) @ (t - s)), 0, 1)
+        best = min(best, np.linalg.norm(p - (s + lam * (t - s))))
+    return best
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 2**31 - 1))
+def test_closest_point_on_triangles_matches_reference(seed):
+    from mesh.transfer import _closest_on_triangles
+
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(50, 3, 3))
+    p = rng.normal(size=(50, 3)) * 2
+    d2, w = _closest_on_triangles(p, x)
+    ref = [_closest_reference(p[i], *x[i]) for i in range(50)]
+    np.testing.assert_allclose(np.sqrt(d2), ref, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(w.sum(1), 1.0)
+    assert w.min() >= 0
+    q = np.einsum("mj,mjd->md", w, x)
+    np.testing.assert_allclose(np.linalg.norm(p - q, axis=1), ref, rtol=1e-9, atol=1e-12)

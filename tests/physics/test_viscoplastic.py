@@ -1,4 +1,4 @@
-"""Verification of the elasto-viscoplastic solver (physics/constitutive.py, physics/viscoplastic.py).
+"""Verification of the elasto-viscoplastic solver (physics/constitutive.py, viscoplastic.py).
 
 Each test compares with an independent reference: closed forms or scipy ODE solutions of
 the uniaxial law, scikit-fem's own linear elasticity, finite differences of the
@@ -433,7 +433,8 @@ def test_subset_assembly_adds_up_to_the_full_residual():
     a, b = np.arange(0, fom.n_elements, 2), np.arange(1, fom.n_elements, 2)
     fa = fom.internal_forces(u, state.take(a), None, 0.1, elements=a)
     fb = fom.internal_forces(u, state.take(b), None, 0.1, elements=b)
-    np.testing.assert_allclose(fa.force + fb.force, full.force, atol=1e-9 * np.abs(full.force).max())
+    np.testing.assert_allclose(fa.force + fb.force, full.force,
+                               atol=1e-9 * np.abs(full.force).max())
     np.testing.assert_allclose((fa.stiffness + fb.stiffness).toarray(), full.stiffness.toarray(),
                                atol=1e-9 * abs(full.stiffness).max())
     # per-point integrands times weights = element contributions
@@ -442,6 +443,17 @@ def test_subset_assembly_adds_up_to_the_full_residual():
     fe, ke = fom.element_contributions(fa.response, a, weights=w)
     np.testing.assert_allclose(np.einsum("eq,eqj->ej", w, fq), fe, rtol=1e-12)
     np.testing.assert_allclose(np.einsum("eq,eqij->eij", w, kq), ke, rtol=1e-12)
+
+
+def test_amg_linear_solver_agrees_with_direct():
+    m, mat, case = _plastic_plate(8, 4)
+    times = [0.5, 1.0]
+    direct = solve_viscoplastic(m, mat, case, times, dt0=0.25)
+    amg = solve_viscoplastic(m, mat, case, times, dt0=0.25,
+                             options=SolverOptions(linear_solver="amg"))
+    for k in ("U2", "p"):
+        np.testing.assert_allclose(amg.fields[k], direct.fields[k],
+                                   atol=1e-6 * np.abs(direct.fields[k]).max())
 
 
 # --------------------------------------------------------------- adaptive stepping
