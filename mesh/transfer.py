@@ -396,12 +396,12 @@ def locate(
     out = simplex < 0
     dist = np.zeros(m)
     if out.any():
-        nodes, lam, dist = _handle_outside(source, pts, simplices, p, out, nodes, lam, outside)
+        nodes, lam, dist = _handle_outside(pts, simplices, p, out, nodes, lam, outside)
     return PointLocation(nodes, lam, simplex, out, dist)
 
 
 def _handle_outside(
-    source: Mesh, pts: FloatArray, simplices: IntArray, p: FloatArray, out: BoolArray,
+    pts: FloatArray, simplices: IntArray, p: FloatArray, out: BoolArray,
     nodes: IntArray, lam: FloatArray, outside: Outside,
 ) -> tuple[IntArray, FloatArray, FloatArray]:
     """Fill rows of targets outside the source according to the ``outside`` policy.
