@@ -20,7 +20,7 @@ import json
 import os
 import platform
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 from scipy.interpolate import LinearNDInterpolator
@@ -32,7 +32,7 @@ from mesh.transfer import interpolation_matrix
 
 def square_mesh(n_nodes: int, seed: int = 0) -> Mesh:
     """Unit square, about n_nodes nodes, structured triangles with jittered interior nodes."""
-    n = max(int(round(np.sqrt(n_nodes))) - 1, 1)
+    n = max(round(float(np.sqrt(n_nodes))) - 1, 1)
     g = np.linspace(0.0, 1.0, n + 1)
     x, y = np.meshgrid(g, g, indexing="ij")
     pts = np.column_stack([x.ravel(), y.ravel()])
@@ -80,7 +80,7 @@ def bench_morph(n_nodes: int, repeat: int) -> list[dict]:
     m = square_mesh(n_nodes, seed=2)
     out = []
     for name, weights in (("tutte", "uniform"), ("floater", "mean_value")):
-        t, x = best_of(lambda: disk_mapping(m, weights=weights), repeat)
+        t, x = best_of(lambda w=weights: disk_mapping(m, weights=w), repeat)
         out.append({"case": f"morph_{name}", "n_nodes": m.n_points, "n_cells": m.n_cells,
                     "time_s": t, "inverted_cells": inverted_cells(m, x).count})
     return out

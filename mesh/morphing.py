@@ -29,7 +29,13 @@ import scipy.sparse as sp
 from scipy.sparse.linalg import splu
 from scipy.spatial import cKDTree
 
-from .boundary import boundary_facets, boundary_loops, loop_arc_length, loop_signed_areas, planar_points
+from .boundary import (
+    boundary_facets,
+    boundary_loops,
+    loop_arc_length,
+    loop_signed_areas,
+    planar_points,
+)
 from .core import Mesh
 from .errors import MorphingError
 from .transfer import _SPLITS, closest_boundary_points, simplex_split

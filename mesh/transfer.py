@@ -15,8 +15,9 @@ transfer are two calls.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal, Sequence
+from typing import Literal
 
 import numpy as np
 import scipy.sparse as sp
@@ -147,7 +148,7 @@ class _SimplexSet:
     radius: float         # max centroid-to-vertex distance over all simplices
 
     @classmethod
-    def build(cls, points: FloatArray, simplices: IntArray) -> "_SimplexSet":
+    def build(cls, points: FloatArray, simplices: IntArray) -> _SimplexSet:
         x = points[simplices]  # (S, d+1, d)
         origin = x[:, 0]
         inv, bad = _inverse_edges(x[:, 1:] - origin[:, None, :])
@@ -293,7 +294,7 @@ class _FacetSet:
     radius: float
 
     @classmethod
-    def build(cls, points: FloatArray, simplices: IntArray) -> "_FacetSet":
+    def build(cls, points: FloatArray, simplices: IntArray) -> _FacetSet:
         d1 = simplices.shape[1]
         local = [tuple(j for j in range(d1) if j != i) for i in range(d1)]
         fac = simplices[:, np.array(local)].reshape(-1, d1 - 1)

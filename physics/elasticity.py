@@ -19,7 +19,8 @@ from mesh import Mesh
 
 from .errors import CaseError, IllPosedError
 from .forms import body_force, elasticity, pressure, thermal_load, traction
-from .linsolve import DirichletSolver, SolveInfo, rigid_body_modes, solve_with_constraints
+from .linsolve import (DirichletSolver, SolveInfo, direct_limit, rigid_body_modes,
+                       solve_with_constraints)
 from .recovery import project_to_nodes, von_mises
 from .result import FEMResult
 from .skfem_mesh import FEMesh
@@ -188,7 +189,7 @@ def solve_elasticity(mesh: Mesh, case: ElasticCase) -> FEMResult:
     else:
         solver = DirichletSolver(K, fixed, method=case.solver, rtol=case.rtol,
                                  maxiter=case.maxiter, near_nullspace=rigid_body_modes(vb.doflocs),
-                                 blocksize=dim)
+                                 blocksize=dim, direct_limit=direct_limit(dim))
         u = _solve(solver, f, values)
         info = solver.info
     info.assembly_time = t_asm

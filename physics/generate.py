@@ -448,7 +448,8 @@ def _dask_client(workers: Optional[int], scheduler: Optional[str]) -> Iterator[A
             client.close()
         return
     cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                           dashboard_address=None, silence_logs=logging.ERROR)
+                           dashboard_address=":0", scheduler_kwargs={"dashboard": False},
+                           silence_logs=logging.ERROR)
     try:
         client = Client(cluster)
         try:

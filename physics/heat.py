@@ -20,7 +20,7 @@ from mesh import Mesh
 
 from .errors import CaseError, IllPosedError
 from .forms import capacity, conduction, convection, source
-from .linsolve import DirichletSolver, SolveInfo
+from .linsolve import DirichletSolver, direct_limit
 from .result import FEMResult
 from .skfem_mesh import FEMesh
 
@@ -143,11 +143,7 @@ class _Heat:
     def solver(self, A) -> DirichletSolver:
         c = self.case
         return DirichletSolver(A, self.fixed, method=c.solver, rtol=c.rtol, maxiter=c.maxiter,
-                               direct_limit=_direct_limit(self.fe.dim))
-
-
-def _direct_limit(dim: int) -> int:
-    return {1: 10**9, 2: 200_000, 3: 50_000}[dim]
+                               direct_limit=direct_limit(self.fe.dim))
 
 
 def _evaluate(v: BoundaryValue, x: np.ndarray, t: float) -> np.ndarray:
@@ -233,10 +229,7 @@ def solve_heat_transient(mesh: Mesh, case: HeatCase, *, t_end: float, dt: float,
     A = M / dt + theta * h.K
     B = M / dt - (1 - theta) * h.K
     s = h.solver(A)
-    T = (fe.from_nodes(b.with_element(fe.nodal_element()), np.asarray(T0, float))
-         if np.ndim(T0) else np.full(b.N, float(T0)))
-    if np.ndim(T0) and b.N != fe.basis(1).N and not fe.curved:
-        T = fe.from_nodes(b, np.asarray(T0, float))
+    T = fe.from_nodes(b, np.asarray(T0, float)) if np.ndim(T0) else np.full(b.N, float(T0))
     n = max(1, int(round(t_end / dt)))
     times, states = [0.0], [fe.to_nodes(b, T)]
     f_old = h.load(0.0)

@@ -18,9 +18,16 @@ import scipy.sparse.linalg as spla
 
 from .errors import ConvergenceError
 
-#: Free-DOF count below which ``method="auto"`` factorises directly.
-DIRECT_LIMIT = 50_000
+#: Free-DOF count below which ``method="auto"`` factorises directly, by dimension:
+#: sparse LU fill grows slowly in 1D/2D and fast in 3D.
+DIRECT_LIMITS = {1: 10**9, 2: 200_000, 3: 50_000}
+DIRECT_LIMIT = DIRECT_LIMITS[3]
 METHODS = ("auto", "direct", "iterative")
+
+
+def direct_limit(dim: int) -> int:
+    """Free-DOF count below which ``method="auto"`` is direct for a ``dim``-D mesh."""
+    return DIRECT_LIMITS.get(dim, DIRECT_LIMIT)
 
 
 @dataclass

@@ -18,9 +18,10 @@ Three algorithms, all free of dense (n_dof, n_dof) matrices:
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from functools import cached_property
-from typing import Literal, Sequence
+from typing import Literal
 
 import numpy as np
 import scipy.linalg as sla
@@ -140,7 +141,7 @@ class PODBasis:
             out = out / (total if total > 0 else 1.0)
         return out
 
-    def truncated(self, n_modes: int) -> "PODBasis":
+    def truncated(self, n_modes: int) -> PODBasis:
         """A basis with the first ``n_modes`` modes only."""
         if not 0 <= n_modes <= self.n_modes:
             raise ValueError(f"n_modes must be in 0..{self.n_modes}; got {n_modes}")

@@ -12,7 +12,7 @@ import contextlib
 import itertools
 import logging
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, Iterator
 
 import numpy as np
@@ -227,9 +227,12 @@ def generate(
     Returns
     -------
     (mesh, params) where params holds ``family``, ``seed`` (the integer seed, or
-    None when a generator was passed), ``geometry`` (the accepted parameters),
+    None when a generator was passed), ``rng_state`` (when a generator was
+    passed: its ``bit_generator.state`` on entry, to replay the call; else None),
+    ``geometry`` (the accepted parameters),
     ``mesh`` (the settings and gmsh version), ``attempts`` and ``rejected``
-    (one ``{attempt, reason, geometry}`` dict per discarded draw).
+    (one ``{attempt, reason, geometry}`` dict per discarded draw). Everything
+    is plain Python (dicts, lists, floats, ints, strings, None), ready for YAML/JSON.
 
     Raises
     ------
@@ -243,6 +246,7 @@ def generate(
         raise ValueError(f"max_attempts must be at least 1; got {max_attempts}")
     seed = int(rng) if isinstance(rng, (int, np.integer)) else None
     gen = as_generator(rng)
+    rng_state = gen.bit_generator.state if seed is None else None
     rejected: list[dict[str, Any]] = []
     for attempt in range(max_attempts):
         geometry = draw(gen)
@@ -265,6 +269,7 @@ def generate(
         params = {
             "family": family,
             "seed": seed,
+            "rng_state": rng_state,
             "geometry": geometry,
             "mesh": settings.as_dict(dim),
             "attempts": attempt + 1,
@@ -272,8 +277,23 @@ def generate(
             "n_points": mesh.n_points,
             "n_cells": sum(len(b) for b in mesh.volume_blocks()),
         }
-        return mesh, params
-    raise MeshingError(family, rejected)
+        return mesh, _plain(params)
+    raise MeshingError(family, _plain(rejected))
+
+
+def _plain(obj: Any) -> Any:
+    """Recursively turn numpy scalars and arrays into Python floats, ints and lists."""
+    if isinstance(obj, dict):
+        return {str(k): _plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple, np.ndarray)):
+        return [_plain(v) for v in obj]
+    if isinstance(obj, (bool, np.bool_)):
+        return bool(obj)
+    if isinstance(obj, (int, np.integer)):
+        return int(obj)
+    if isinstance(obj, (float, np.floating)):
+        return float(obj)
+    return obj
 
 
 def scaled_range(default_range: tuple[int, int], default_size: float, mesh_size: float,

@@ -36,3 +36,34 @@ def test_import_info_and_clear_errors(tmp_path, two_triangles):
     (tmp_path / "ds" / "samples" / "c1.vtu").unlink()
     r = runner.invoke(app, ["data", "import", str(tmp_path / "empty*"), "--out", str(tmp_path / "x")])
     assert r.exit_code == 1 and "no mesh files found" in r.output and "Traceback" not in r.output
+
+
+def test_plaid_import_export_through_the_cli(shared_data, tmp_path):
+    src = shared_data / "plaid_car_surface"
+    r = runner.invoke(app, ["data", "import", str(src), "--out", str(tmp_path / "cars")])
+    assert r.exit_code == 0, r.output
+    assert "3586 .. 3586" in r.output and "train: 10, test: 10" in r.output
+    r = runner.invoke(app, ["data", "export", str(tmp_path / "cars"), "--format", "plaid", "--out", str(tmp_path / "p")])
+    assert r.exit_code == 0, r.output
+    assert (tmp_path / "p" / "infos.yaml").exists()
+    r = runner.invoke(app, ["data", "export", str(tmp_path / "cars"), "--format", "nope", "--out", str(tmp_path / "q")])
+    assert r.exit_code == 1 and "unknown export format 'nope'" in r.output
+
+
+def test_demo_writes_dataset_graphs_and_picture(tmp_path):
+    from apps.demo import run_demo
+
+    out = run_demo(tmp_path / "demo")
+    assert out["samples"] == 6
+    vtus = sorted((tmp_path / "demo" / "graphs").glob("*.vtu"))
+    assert len(vtus) == 6
+    from mesh.io import read
+
+    m = read(vtus[0])
+    assert {"pressure", "degree", "boundary"} <= set(m.point_data)
+    import numpy as np
+    from PIL import Image
+
+    img = np.asarray(Image.open(tmp_path / "demo" / "car_pressure.png").convert("RGB")).reshape(-1, 3)
+    coloured = img[(img.max(1) - img.min(1)) > 60]  # saturated pixels: the colour map, not grey/white
+    assert len(coloured) > 5000 and len(np.unique(coloured // 16, axis=0)) > 20

@@ -76,7 +76,7 @@ def plate_with_hole(h: float = 0.05, r: float = 0.2, centre=(0.5, 0.5), seed: in
     grid plus a ring of nodes on each hole, triangles inside the holes removed."""
     holes = [(centre, r)] if holes is None else holes
     rng = np.random.default_rng(seed)
-    n = int(round(1 / h))
+    n = round(1 / h)
     g = np.linspace(0, 1, n + 1)
     x, y = np.meshgrid(g, g, indexing="ij")
     pts = np.column_stack([x.ravel(), y.ravel()])

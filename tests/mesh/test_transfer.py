@@ -142,7 +142,7 @@ def test_clamp_in_3d_matches_brute_force():
     m = cube(3)
     rng = np.random.default_rng(1)
     p = rng.uniform(-0.5, 1.5, (300, 3))
-    q, dist = closest_boundary_points(m, p)
+    q, _ = closest_boundary_points(m, p)
     expected = np.clip(p, 0.0, 1.0)
     inside = np.all((p > 0) & (p < 1), axis=1)
     np.testing.assert_allclose(q[~inside], expected[~inside], atol=1e-12)

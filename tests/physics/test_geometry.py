@@ -54,6 +54,10 @@ def _signed_measures(mesh: Mesh) -> np.ndarray:
     return np.einsum("ij,ij->i", np.cross(b - a, d - a), e - a) / 6.0
 
 
+def _trapezoid(y: np.ndarray, x: np.ndarray) -> float:
+    return float(np.sum(0.5 * (y[1:] + y[:-1]) * np.diff(x)))
+
+
 def _boundary_components(mesh: Mesh) -> int:
     """Connected components of the edges used by exactly one triangle (union-find)."""
     tri = _volume_cells(mesh)[:, :3]
@@ -130,7 +134,7 @@ def test_plate2d_groups_located(coarse):
 def test_plate2d_area_matches_the_parametrised_edges(coarse):
     mesh, params = coarse["plate2d"]
     left, right = plate_module.plate2d_edges(params["geometry"], n=2001)
-    area = np.trapezoid(right[:, 0] - left[:, 0], left[:, 1])
+    area = _trapezoid(right[:, 0] - left[:, 0], left[:, 1])
     assert _signed_measures(mesh).sum() == pytest.approx(area, rel=2e-3)
 
 
@@ -152,7 +156,7 @@ def test_holeplate2d_has_two_boundary_loops_and_hole_inside(coarse):
 
     rr = np.linalg.norm(star_curve(th, g["center"], g["radius"], g["cos"], g["sin"],
                                    g["first_mode"]) - g["center"], axis=1)
-    hole_area = 0.5 * np.trapezoid(rr**2, th)
+    hole_area = 0.5 * _trapezoid(rr**2, th)
     assert _signed_measures(mesh).sum() == pytest.approx(
         g["width"] * g["height"] - hole_area, rel=2e-3)
 
@@ -230,6 +234,23 @@ def test_generator_is_advanced_and_int_seed_matches_generator():
     assert not (a.points.shape == b.points.shape and np.allclose(a.points, b.points))
     assert np.array_equal(a.points, c.points) and np.array_equal(c.points, d.points)
     assert pc["seed"] is None and pd["seed"] == 4
+    # the recorded generator state replays the call
+    replay = np.random.default_rng()
+    replay.bit_generator.state = pc["rng_state"]
+    e, _ = make_heat2d(replay, mesh_size=0.4)
+    assert np.array_equal(e.points, c.points)
+
+
+@pytest.mark.parametrize("family", list(FAMILIES))
+def test_params_are_plain_yaml_and_json(family, coarse):
+    import json
+
+    yaml = pytest.importorskip("yaml")
+    _, params = coarse[family]
+    assert yaml.safe_load(yaml.safe_dump(params)) == params
+    assert json.loads(json.dumps(params)) == params
+    assert params["mesh"]["mesh_size"] == COARSE[family]
+    assert params["attempts"] == 1 + len(params["rejected"])
 
 
 def test_failed_geometry_is_retried_deterministically_and_recorded(monkeypatch):
