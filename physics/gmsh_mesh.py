@@ -152,7 +152,7 @@ def mesh_from_gmsh_model(dim: int) -> Mesh:
     cell_sets: dict[str, list[np.ndarray]] = {}
     point_sets: dict[str, np.ndarray] = {}
     for (d, ptag), (name, ents) in groups.items():
-        if d == 0:
+        if d == 0 and dim > 1:
             nodes = [gmsh.model.mesh.getNodes(0, e)[0] for e in ents]
             idx = renum[lookup[np.concatenate(nodes).astype(np.int64)]] if nodes else []
             point_sets[name] = np.unique(np.asarray(idx, np.int64)[np.asarray(idx) >= 0])

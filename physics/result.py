@@ -26,6 +26,8 @@ class FEMResult:
     dofs : (n_dofs,) the raw finite-element solution (final state), for ROM code.
     times : (T,) output times [s] of a transient solve; empty otherwise.
     history : name -> (T, N) nodal states at ``times`` (transient solves).
+    mesh : the input mesh, when the solve came from a case file.
+    output : the file written by :func:`physics.solve`, if any.
     """
 
     fields: dict[str, np.ndarray]
@@ -34,9 +36,15 @@ class FEMResult:
     dofs: np.ndarray = field(default_factory=lambda: np.zeros(0), repr=False)
     times: np.ndarray = field(default_factory=lambda: np.zeros(0))
     history: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+    mesh: Mesh | None = field(default=None, repr=False)
+    output: Path | None = None
 
-    def to_mesh(self, mesh: Mesh) -> Mesh:
-        """``mesh`` with the result's fields added as point data (a new mesh)."""
+    def to_mesh(self, mesh: Mesh | None = None) -> Mesh:
+        """``mesh`` (default: ``self.mesh``) with the result's fields as point data (a new mesh)."""
+        if mesh is None:
+            if self.mesh is None:
+                raise ValueError("this result holds no mesh; pass the mesh it was computed on")
+            mesh = self.mesh
         return with_fields(mesh, self)
 
 

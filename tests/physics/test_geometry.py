@@ -190,6 +190,7 @@ def test_blade3d_volume_root_and_tip(coarse):
     assert p[:, 2].min() >= -1e-12 and p[:, 2].max() <= g["span"] + 1e-9
     surface = p[mesh.group_nodes("surface")]
     assert np.ptp(surface[:, 2]) == pytest.approx(g["span"])
+
     # the tip section is rotated by the twist: principal axes of the end faces
     def axis_angle(group):
         tri = mesh.group_cells(group)[0].data
