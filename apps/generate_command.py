@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Optional
 
 import numpy as np
 from rich.markup import escape
@@ -18,8 +17,8 @@ from rich.table import Table
 from .console import console, err_console, progress_bar
 
 
-def run_generate(recipe: str, n: int, out: Path, seed: int = 0, workers: Optional[int] = None,
-                 scheduler: Optional[str] = None, test_fraction: float = 0.2):
+def run_generate(recipe: str, n: int, out: Path, seed: int = 0, workers: int | None = None,
+                 scheduler: str | None = None, test_fraction: float = 0.2):
     """Generate (or resume) a dataset from a recipe, printing progress and a summary.
 
     Parameters
@@ -43,9 +42,12 @@ def run_generate(recipe: str, n: int, out: Path, seed: int = 0, workers: Optiona
         From :func:`physics.generate.generate` (invalid recipe, incompatible folder,
         no sample made); the CLI turns them into one red line.
     """
+    from physics.generate import check_resumable, check_solver_available
     from physics.recipes import load_recipe
 
     rec = load_recipe(recipe)
+    check_solver_available(rec)
+    check_resumable(out, rec, seed)  # fail before the progress bar is drawn
     where = f"scheduler {scheduler}" if scheduler else (
         "this process" if workers == 0 else f"{workers or 'one per core'} local worker process(es)")
     console.print(f"generating [bold]{n}[/] samples of recipe '{escape(rec.name)}' "
@@ -63,7 +65,7 @@ def run_generate(recipe: str, n: int, out: Path, seed: int = 0, workers: Optiona
     return ds
 
 
-def _run(rec, n: int, out: Path, seed: int, workers: Optional[int], scheduler: Optional[str],
+def _run(rec, n: int, out: Path, seed: int, workers: int | None, scheduler: str | None,
          test_fraction: float, done: list, failed: list):
     from physics.generate import generate
 

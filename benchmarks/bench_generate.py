@@ -75,7 +75,7 @@ def main() -> None:
     base = results[0]["wall_s"]
     for r in results:
         r["speedup"] = round(base / r["wall_s"], 2)
-    print("speed-up over workers=%d: " % results[0]["workers"]
+    print(f"speed-up over workers={results[0]['workers']}: "
           + ", ".join(f"workers={r['workers']}: {r['speedup']}x" for r in results))
     if args.json:
         args.json.write_text(json.dumps(results, indent=1))

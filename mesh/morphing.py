@@ -38,7 +38,7 @@ from .boundary import (
 )
 from .core import Mesh
 from .errors import MorphingError
-from .transfer import _SPLITS, closest_boundary_points, simplex_split
+from .transfer import SIMPLEX_SPLITS, closest_boundary_points, simplex_split
 from .types import FloatArray, IntArray
 
 Method = Literal["auto", "tutte", "floater", "harmonic", "rbf"]
@@ -544,7 +544,7 @@ def _corner_measures(points: FloatArray, mesh: Mesh) -> list[FloatArray]:
     """Signed corner measures (C_b, n_corner_simplices) of each volume block."""
     out = []
     for b in mesh.volume_blocks():
-        local = _CORNERS.get(b.type) or _SPLITS.get(b.type)
+        local = _CORNERS.get(b.type) or SIMPLEX_SPLITS.get(b.type)
         if local is None:
             raise MorphingError(f"no inversion check for cell type '{b.type}'")
         x = points[b.data[:, np.array(local)]]  # (C, s, d+1, dim)

@@ -31,7 +31,7 @@ from .types import BoolArray, FloatArray, IntArray
 Outside = Literal["clamp", "nearest_node", "error"]
 
 # local sub-simplices of each supported volume cell type (linear on each piece)
-_SPLITS: dict[str, tuple[tuple[int, ...], ...]] = {
+SIMPLEX_SPLITS: dict[str, tuple[tuple[int, ...], ...]] = {
     "line": ((0, 1),),
     "line3": ((0, 2), (2, 1)),
     "triangle": ((0, 1, 2),),
@@ -79,11 +79,11 @@ def simplex_split(mesh: Mesh) -> tuple[IntArray, IntArray]:
     """
     parts, parents, offset = [], [], 0
     for block in mesh.volume_blocks():
-        split = _SPLITS.get(block.type)
+        split = SIMPLEX_SPLITS.get(block.type)
         if split is None:
             raise MeshError(
                 f"cell type '{block.type}' cannot be split into simplices for interpolation; "
-                f"supported: {', '.join(_SPLITS)}"
+                f"supported: {', '.join(SIMPLEX_SPLITS)}"
             )
         c = len(block)
         sub = block.data[:, np.array(split)]  # (C, n_sub, d+1)

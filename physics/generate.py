@@ -40,10 +40,11 @@ import platform
 import socket
 import time
 import traceback
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Callable, Iterator, Literal, Optional
+from typing import Any, Literal
 
 import numpy as np
 
@@ -68,14 +69,18 @@ from .recipes import (
 
 __all__ = [
     "GenerateError",
-    "SolverUnavailableError",
     "SampleFailure",
     "SampleOutcome",
+    "SolverUnavailableError",
+    "check_resumable",
+    "check_solver_available",
     "generate",
+    "moving_source",
+    "output_scalars",
+    "random_field",
     "run_sample",
     "sample_id",
     "sample_streams",
-    "check_solver_available",
 ]
 
 log = logging.getLogger(__name__)
@@ -134,8 +139,8 @@ class SampleOutcome:
     index: int
     id: str
     status: Literal["done", "failed", "skipped"]
-    sample: Optional[Sample] = None
-    failure: Optional[SampleFailure] = None
+    sample: Sample | None = None
+    failure: SampleFailure | None = None
     record: dict[str, Any] = field(default_factory=dict)
     mesh_s: float = 0.0
     solve_s: float = 0.0
@@ -173,21 +178,23 @@ def sample_streams(seed: int, index: int) -> tuple[int, np.random.Generator, np.
 @dataclass
 class _Solved:
     fields: dict[str, np.ndarray]  # SI, (N,), (N, c) or (T, N)
-    times: Optional[np.ndarray] = None
+    times: np.ndarray | None = None
     stats: dict[str, Any] = field(default_factory=dict)
 
 
 def check_solver_available(recipe: Recipe) -> None:
     """Raise :class:`SolverUnavailableError` if the recipe's solver cannot run here."""
-    if isinstance(recipe.physics, HeatPhysics):
-        import importlib.util
+    import importlib.util
 
-        present = importlib.util.find_spec("physics.heat") is not None
+    module = _SOLVER_MODULES[recipe.physics.solver]
+    if importlib.util.find_spec(module) is None:
         raise SolverUnavailableError(
-            f"recipe '{recipe.name}' needs the transient heat solver (solver: heat_transient), "
-            + ("but physics/heat.py is not yet wired into physics/generate.py"
-               if present else "but physics/heat.py does not exist yet")
-            + "; the recipe is kept and will run once the solver is connected")
+            f"recipe '{recipe.name}' needs solver '{recipe.physics.solver}' ({module}), which is "
+            "not available in this installation")
+
+
+_SOLVER_MODULES = {"elasticity": "physics.elasticity", "viscoplastic": "physics.viscoplastic",
+                   "heat_transient": "physics.heat"}
 
 
 def _rotation_force(rot: Any, density: float, omega: float, dim: int) -> Callable[[np.ndarray], np.ndarray]:
@@ -282,8 +289,16 @@ def _solve_elasticity(mesh: Mesh, ph: ElasticityPhysics, si: dict[str, float],
 def _solve_viscoplastic(mesh: Mesh, ph: ViscoplasticPhysics, si: dict[str, float],
                         rng: np.random.Generator) -> _Solved:
     from .constitutive import ViscoplasticMaterial
-    from .viscoplastic import (BodyForce, Dirichlet, LoadCurve, Pressure, SolverOptions, Traction,
-                               ViscoplasticLoading, solve_viscoplastic)
+    from .viscoplastic import (
+        BodyForce,
+        Dirichlet,
+        LoadCurve,
+        Pressure,
+        SolverOptions,
+        Traction,
+        ViscoplasticLoading,
+        solve_viscoplastic,
+    )
 
     m = ph.material
     mat = ViscoplasticMaterial(**{k: resolve(v, si) for k, v in m if k != "density"})
@@ -313,9 +328,59 @@ def _solve_viscoplastic(mesh: Mesh, ph: ViscoplasticPhysics, si: dict[str, float
     return _Solved(fields, stats=stats)
 
 
+def moving_source(points: np.ndarray, src: Any, si: dict[str, float], t: float) -> np.ndarray:
+    """Heat source density (W/m^3) of a :class:`~physics.recipes.MovingSource` at time ``t``.
+
+    Parameters
+    ----------
+    points : (2, ...) coordinates, m (scikit-fem's layout; pass ``mesh.points.T`` for nodes).
+
+    Returns
+    -------
+    (...) source density, W/m^3.
+    """
+    x = np.asarray(points, float)
+    r, R = src.radius, src.path_radius
+    angle = resolve(src.start_angle, si) + resolve(src.speed, si) * t / R
+    d2 = (x[0] - R * np.cos(angle)) ** 2 + (x[1] - R * np.sin(angle)) ** 2
+    return resolve(src.power, si) / (2.0 * np.pi * r**2) * np.exp(-d2 / (2.0 * r**2))
+
+
+def _solve_heat(mesh: Mesh, ph: HeatPhysics, si: dict[str, float],
+                rng: np.random.Generator) -> _Solved:
+    """Step by step with :func:`physics.heat.solve_heat_transient`, the source at mid-step.
+
+    The solver takes a source fixed in time, so each step is one call of length ``dt``
+    starting from the previous state: the source is piecewise constant in time, held at
+    its mid-step position (a second-order quadrature of the moving load).
+    """
+    from .heat import Convection, HeatCase, solve_heat_transient
+
+    if mesh.dim != 2:
+        raise CaseError(f"the moving heat source is defined in 2D; the mesh is {mesh.dim}D")
+    dt = ph.t_end / ph.steps
+    conv = (Convection(ph.convection_group, resolve(ph.h, si), ph.T_ambient),)
+    T = np.full(mesh.n_points, float(ph.T_initial))
+    states, sources = [T], [moving_source(mesh.points.T, ph.source, si, 0.0)]
+    for k in range(ph.steps):
+        t_mid = (k + 0.5) * dt
+        case = HeatCase(k=resolve(ph.conductivity, si), rho=resolve(ph.density, si),
+                        c=resolve(ph.specific_heat, si), convections=conv,
+                        source=lambda x, t=t_mid: moving_source(x, ph.source, si, t),
+                        order=ph.element_order, solver="direct")
+        r = solve_heat_transient(mesh, case, t_end=dt, dt=dt, theta=ph.theta, T0=T)
+        T = r.fields["temperature"]
+        states.append(T)
+        sources.append(moving_source(mesh.points.T, ph.source, si, (k + 1) * dt))
+    times = dt * np.arange(ph.steps + 1)
+    fields = {"temperature": np.stack(states), "heat_source": np.stack(sources)}
+    return _Solved(fields, times=times, stats={"time_steps": ph.steps, "dt_s": dt})
+
+
 _SOLVERS: dict[str, Callable[..., _Solved]] = {
     "elasticity": _solve_elasticity,
     "viscoplastic": _solve_viscoplastic,
+    "heat_transient": _solve_heat,
 }
 
 
@@ -366,8 +431,12 @@ def _import_solver(recipe: Recipe) -> None:
     with contextlib.suppress(ImportError):
         import gmsh  # noqa: F401
 
-        from . import geometry  # noqa: F401
-        from . import elasticity, viscoplastic  # noqa: F401
+        from . import (  # noqa: F401
+            elasticity,
+            geometry,
+            heat,
+            viscoplastic,
+        )
 
 
 def run_sample(recipe: Recipe, index: int, seed: int) -> SampleOutcome:
@@ -427,7 +496,7 @@ def run_sample(recipe: Recipe, index: int, seed: int) -> SampleOutcome:
         total = time.perf_counter() - t0
         record["timings"] = {"mesh_s": t_mesh, "solve_s": t_solve, "total_s": total}
         return SampleOutcome(index, sid, "done", sample, None, record, t_mesh, t_solve, total)
-    except Exception as exc:  # any failure of this sample; the others go on
+    except Exception as exc:  # noqa: BLE001 -- any failure of this sample; the others go on
         total = time.perf_counter() - t0
         failure = SampleFailure(sid, index, type(exc).__name__, str(exc), traceback.format_exc())
         record["timings"] = {"mesh_s": t_mesh, "solve_s": t_solve, "total_s": total}
@@ -437,7 +506,7 @@ def run_sample(recipe: Recipe, index: int, seed: int) -> SampleOutcome:
 
 # ------------------------------------------------------------------------ pipeline
 @contextlib.contextmanager
-def _dask_client(workers: Optional[int], scheduler: Optional[str]) -> Iterator[Any]:
+def _dask_client(workers: int | None, scheduler: str | None) -> Iterator[Any]:
     from dask.distributed import Client, LocalCluster
 
     if scheduler is not None:
@@ -460,8 +529,8 @@ def _dask_client(workers: Optional[int], scheduler: Optional[str]) -> Iterator[A
         cluster.close()
 
 
-def _outcomes(recipe: Recipe, todo: list[int], seed: int, workers: Optional[int],
-              scheduler: Optional[str]) -> Iterator[SampleOutcome]:
+def _outcomes(recipe: Recipe, todo: list[int], seed: int, workers: int | None,
+              scheduler: str | None) -> Iterator[SampleOutcome]:
     """Run the samples of ``todo``; yield each outcome as it completes."""
     if not todo:
         return
@@ -479,7 +548,7 @@ def _outcomes(recipe: Recipe, todo: list[int], seed: int, workers: Optional[int]
             i = futures.pop(fut)
             try:
                 outcome = fut.result()
-            except Exception as exc:  # the task itself was lost (worker killed, ...)
+            except Exception as exc:  # noqa: BLE001 -- the task was lost (worker killed, ...)
                 f = SampleFailure(sample_id(i), i, type(exc).__name__, str(exc))
                 outcome = SampleOutcome(i, sample_id(i), "failed", failure=f,
                                         record={"index": i, "failure": f.summary()})
@@ -515,29 +584,51 @@ def _json_default(o: Any) -> Any:
     return str(o)
 
 
-def _check_run(out: Path, recipe: Recipe, seed: int) -> None:
-    """Refuse to resume a folder made with another recipe or seed; record this run's."""
+def check_resumable(out: str | os.PathLike, recipe: Recipe, seed: int) -> None:
+    """Check that ``out`` is new, or was started by :func:`generate` with this recipe and seed.
+
+    The recipe's ``debug`` section is ignored (re-running without injected failures
+    completes a dataset).
+
+    Raises
+    ------
+    GenerateError
+        If ``out`` holds samples of another recipe or seed, or samples not made by
+        :func:`generate`; the message says what differs.
+    """
+    out = Path(out)
+    run = out / PROVENANCE_DIR / _RUN_FILE
+    if run.exists():
+        old = json.loads(run.read_text())
+        diff = []
+        if old.get("seed") != seed:
+            diff.append(f"seed {old.get('seed')} (not {seed})")
+        if old.get("recipe") != _recipe_content(recipe):
+            diff.append(f"another recipe (its name: '{old.get('recipe', {}).get('name')}')")
+        if diff:
+            raise GenerateError(
+                f"'{out}' holds samples generated with {' and '.join(diff)}; resuming would mix "
+                f"them: choose a new --out folder or delete '{out}'")
+    elif (out / "samples").is_dir() and any((out / "samples").iterdir()):
+        raise GenerateError(f"'{out}' already holds samples that were not made by 'generate'; "
+                            "choose a new --out folder")
+
+
+def _recipe_content(recipe: Recipe) -> dict[str, Any]:
+    return recipe.model_dump(mode="json", exclude={"debug"})
+
+
+def _start_run(out: Path, recipe: Recipe, seed: int) -> None:
+    """Check the folder (see :func:`check_resumable`) and record this run's recipe and seed."""
+    check_resumable(out, recipe, seed)
     prov = out / PROVENANCE_DIR
     prov.mkdir(parents=True, exist_ok=True)
     for leftover in prov.glob(".tmp-*"):
         import shutil
 
         shutil.rmtree(leftover, ignore_errors=True)
-    content = recipe.model_dump(mode="json", exclude={"debug"})
-    run = prov / _RUN_FILE
-    if run.exists():
-        old = json.loads(run.read_text())
-        if old.get("seed") != seed or old.get("recipe") != content:
-            what = "seed" if old.get("recipe") == content else "recipe"
-            raise GenerateError(
-                f"'{out}' holds samples generated with another {what} "
-                f"(seed {old.get('seed')}, recipe '{old.get('recipe', {}).get('name')}'); "
-                f"resuming would mix them: choose a new --out folder or delete '{out}'")
-    elif (out / "samples").is_dir() and any((out / "samples").iterdir()):
-        raise GenerateError(f"'{out}' already holds samples that were not made by 'generate'; "
-                            "choose a new --out folder")
-    else:
-        _write_json(run, {"seed": seed, "recipe": content})
+    if not (prov / _RUN_FILE).exists():
+        _write_json(prov / _RUN_FILE, {"seed": seed, "recipe": _recipe_content(recipe)})
 
 
 def generate(
@@ -546,11 +637,11 @@ def generate(
     out: str | os.PathLike,
     *,
     seed: int = 0,
-    workers: Optional[int] = None,
-    scheduler: Optional[str] = None,
+    workers: int | None = None,
+    scheduler: str | None = None,
     test_fraction: float = 0.2,
-    progress: Optional[Callable[[SampleOutcome], None]] = None,
-    name: Optional[str] = None,
+    progress: Callable[[SampleOutcome], None] | None = None,
+    name: str | None = None,
 ) -> Dataset:
     """Generate (or complete) a dataset of ``n`` random samples of a recipe.
 
@@ -597,8 +688,8 @@ def generate(
     check_solver_available(recipe)
     out = Path(out)
     t_start = time.perf_counter()
-    started = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    _check_run(out, recipe, seed)
+    started = datetime.now(UTC).isoformat(timespec="seconds")
+    _start_run(out, recipe, seed)
     writer = DatasetWriter(out, name or recipe.name, recipe.problem_definition(),
                            time_dependent=recipe.time_dependent, description=recipe.description.strip())
     done = writer.done()

@@ -28,34 +28,34 @@ from __future__ import annotations
 import inspect
 import math
 import os
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, Any, Iterator, Literal, Optional, Union
+from typing import Annotated, Any, Literal
 
 import numpy as np
 import yaml
-from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, ValidationError,
-                      model_validator)
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
 from mesh.problem import Feature, ProblemDefinition
 
 from .errors import CaseError
 
 __all__ = [
+    "FAMILY_GROUPS",
     "RECIPES_DIR",
     "UNITS",
-    "FAMILY_GROUPS",
-    "RecipeError",
-    "Recipe",
-    "InputSpec",
-    "GeometrySpec",
     "ElasticityPhysics",
-    "ViscoplasticPhysics",
+    "GeometrySpec",
     "HeatPhysics",
+    "InputSpec",
+    "Recipe",
+    "RecipeError",
+    "ViscoplasticPhysics",
+    "available_recipes",
+    "from_si",
     "load_recipe",
     "recipe_path",
-    "available_recipes",
     "to_si",
-    "from_si",
 ]
 
 #: Folder of the bundled recipes (``<repo>/data/recipes``).
@@ -75,7 +75,7 @@ UNITS: dict[str, tuple[str, float]] = {
     "W": ("power", 1.0), "W/m": ("power per length", 1.0),
     "W/m^2": ("heat flux", 1.0), "W/m^3": ("power density", 1.0),
     "W/(m K)": ("conductivity", 1.0), "W/(m^2 K)": ("heat transfer coefficient", 1.0),
-    "J/(m^3 K)": ("volumetric heat capacity", 1.0),
+    "J/(kg K)": ("specific heat", 1.0),
     "m/s": ("velocity", 1.0), "mm/s": ("velocity", 1e-3),
     "N/m^3": ("force density", 1.0),
 }
@@ -102,7 +102,7 @@ def _number_or_name(v: Any) -> Any:
 
 
 #: A physics parameter: a number in SI units, or the name of an input scalar.
-Value = Annotated[Union[float, str], BeforeValidator(_number_or_name)]
+Value = Annotated[float | str, BeforeValidator(_number_or_name)]
 
 
 class RecipeError(CaseError):
@@ -116,7 +116,7 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-def _unit(unit: Optional[str], where: str) -> tuple[str, float]:
+def _unit(unit: str | None, where: str) -> tuple[str, float]:
     if unit is None:
         return ("", 1.0)
     if unit not in UNITS:
@@ -124,12 +124,12 @@ def _unit(unit: Optional[str], where: str) -> tuple[str, float]:
     return UNITS[unit]
 
 
-def to_si(value: Any, unit: Optional[str]) -> Any:
+def to_si(value: Any, unit: str | None) -> Any:
     """Convert ``value`` (number or array) from ``unit`` to SI (None: already SI)."""
     return value * _unit(unit, "unit")[1]
 
 
-def from_si(value: Any, unit: Optional[str]) -> Any:
+def from_si(value: Any, unit: str | None) -> Any:
     """Convert ``value`` (number or array) from SI to ``unit`` (None: keep SI)."""
     f = _unit(unit, "unit")[1]
     return value if f == 1.0 else value / f
@@ -148,16 +148,16 @@ class InputSpec(_Strict):
     """
 
     distribution: Literal["uniform", "loguniform", "normal", "constant"] = "uniform"
-    low: Optional[float] = None
-    high: Optional[float] = None
-    mean: Optional[float] = None
-    std: Optional[float] = None
-    value: Optional[float] = None
-    unit: Optional[str] = None
-    description: Optional[str] = None
+    low: float | None = None
+    high: float | None = None
+    mean: float | None = None
+    std: float | None = None
+    value: float | None = None
+    unit: str | None = None
+    description: str | None = None
 
     @model_validator(mode="after")
-    def _params(self) -> "InputSpec":
+    def _params(self) -> InputSpec:
         d = self.distribution
         need = {"uniform": ("low", "high"), "loguniform": ("low", "high"),
                 "normal": ("mean", "std"), "constant": ("value",)}[d]
@@ -209,13 +209,13 @@ class GeometrySpec(_Strict):
     """
 
     family: str
-    mesh_size: Optional[float] = Field(default=None, gt=0)
+    mesh_size: float | None = Field(default=None, gt=0)
     order: Literal[1, 2] = 1
     length_scale: float = Field(default=1.0, gt=0)
-    options: dict[str, Union[float, int, str]] = {}
+    options: dict[str, float | int | str] = {}
 
     @model_validator(mode="after")
-    def _known(self) -> "GeometrySpec":
+    def _known(self) -> GeometrySpec:
         if self.family not in FAMILY_GROUPS:
             raise ValueError(f"unknown geometry family '{self.family}'; known: "
                              f"{', '.join(FAMILY_GROUPS)}")
@@ -248,7 +248,7 @@ class FixedBC(_Strict):
 
     type: Literal["fixed"]
     group: str
-    components: Optional[list[Literal[0, 1, 2]]] = None
+    components: list[Literal[0, 1, 2]] | None = None
     value: Value = 0.0
 
 
@@ -268,7 +268,7 @@ class PressureBC(_Strict):
     value: Value
 
 
-BoundaryCondition = Annotated[Union[FixedBC, TractionBC, PressureBC], Field(discriminator="type")]
+BoundaryCondition = Annotated[FixedBC | TractionBC | PressureBC, Field(discriminator="type")]
 
 
 class Rotation(_Strict):
@@ -308,7 +308,7 @@ class TemperatureSpec(_Strict):
     base: Value
     delta: Value = 0.0
     axis: Literal[0, 1, 2] = 2
-    random: Optional[RandomFieldSpec] = None
+    random: RandomFieldSpec | None = None
 
 
 class ElasticMaterialSpec(_Strict):
@@ -339,9 +339,9 @@ class ElasticityPhysics(_Strict):
     plane: Literal["stress", "strain"] = "stress"
     thickness: float = Field(default=1.0, gt=0)
     element_order: Literal[1, 2] = 1
-    body_force: Optional[list[Value]] = None
-    rotation: Optional[Rotation] = None
-    temperature: Optional[TemperatureSpec] = None
+    body_force: list[Value] | None = None
+    rotation: Rotation | None = None
+    temperature: TemperatureSpec | None = None
     linear_solver: Literal["auto", "direct", "iterative"] = "auto"
 
 
@@ -371,11 +371,11 @@ class ViscoplasticOptions(_Strict):
 
     rtol: float = 1e-8
     max_iter: int = 15
-    dt_min: Optional[float] = None
-    dt_max: Optional[float] = None
+    dt_min: float | None = None
+    dt_max: float | None = None
     cut: float = 0.5
     grow: float = 1.5
-    dp_max: Optional[float] = None
+    dp_max: float | None = None
     linear_solver: Literal["direct", "amg"] = "direct"
 
 
@@ -389,38 +389,52 @@ class ViscoplasticPhysics(_Strict):
     material: ViscoplasticMaterialSpec
     boundary_conditions: list[BoundaryCondition]
     load: LoadRamp = LoadRamp()
-    rotation: Optional[Rotation] = None
-    element_order: Optional[Literal[1, 2]] = None
+    rotation: Rotation | None = None
+    element_order: Literal[1, 2] | None = None
     solver_options: ViscoplasticOptions = ViscoplasticOptions()
 
 
 class MovingSource(_Strict):
-    """A Gaussian heat source of total ``power`` (W per m of thickness) and ``radius`` (m)
-    moving on a circle of radius ``path_radius`` (m) about the domain centre at ``speed`` (m/s)."""
+    """A Gaussian heat source moving on a circle about the domain centre (the origin).
+
+    The source density is ``power / (2 pi radius^2) exp(-|x - c(t)|^2 / (2 radius^2))``
+    (W/m^3; ``power`` in W per m of thickness), its centre ``c(t)`` on the circle of
+    radius ``path_radius`` (m) at angle ``start_angle + speed t / path_radius`` (rad;
+    ``speed`` in m/s).
+    """
 
     power: Value
     radius: float = Field(gt=0)
-    path_radius: float = Field(ge=0)
+    path_radius: float = Field(gt=0)
     speed: Value
     start_angle: Value = 0.0
 
 
 class HeatPhysics(_Strict):
-    """Transient heat conduction with a moving source; convection on a boundary group."""
+    """Transient heat conduction (:func:`physics.heat.solve_heat_transient`) with a moving source.
+
+    Convection ``h (T - T_ambient)`` on ``convection_group``, the rest insulated; the
+    source is held at its mid-step position over each of the ``steps`` time steps of
+    ``t_end / steps`` (s); ``theta`` 1 is implicit Euler, 0.5 Crank-Nicolson. The
+    samples hold the ``steps + 1`` states from t = 0.
+    """
 
     solver: Literal["heat_transient"]
     conductivity: Value
-    heat_capacity: Value  # rho c, J/(m^3 K)
+    density: Value
+    specific_heat: Value
     convection_group: str
     h: Value
     T_ambient: float = 293.15
     T_initial: float = 293.15
     source: MovingSource
     t_end: float = Field(gt=0)
-    steps: int = Field(ge=2, le=10000)
+    steps: int = Field(ge=1, le=10000)
+    theta: float = Field(default=1.0, ge=0.5, le=1.0)
+    element_order: Literal[1, 2] = 1
 
 
-Physics = Annotated[Union[ElasticityPhysics, ViscoplasticPhysics, HeatPhysics],
+Physics = Annotated[ElasticityPhysics | ViscoplasticPhysics | HeatPhysics,
                     Field(discriminator="solver")]
 
 
@@ -428,8 +442,8 @@ Physics = Annotated[Union[ElasticityPhysics, ViscoplasticPhysics, HeatPhysics],
 class FieldSpec(_Strict):
     """An output (or input) field: its unit (None: SI) and a description."""
 
-    unit: Optional[str] = None
-    description: Optional[str] = None
+    unit: str | None = None
+    description: str | None = None
 
 
 class ScalarSpec(_Strict):
@@ -440,9 +454,9 @@ class ScalarSpec(_Strict):
 
     field: str
     reduce: Literal["max", "min", "mean", "max_abs"] = "max"
-    group: Optional[str] = None
-    unit: Optional[str] = None
-    description: Optional[str] = None
+    group: str | None = None
+    unit: str | None = None
+    description: str | None = None
 
 
 class OutputsSpec(_Strict):
@@ -507,7 +521,7 @@ class Recipe(_Strict):
     debug: DebugSpec = DebugSpec()
 
     @model_validator(mode="after")
-    def _cross_check(self) -> "Recipe":
+    def _cross_check(self) -> Recipe:
         groups = FAMILY_GROUPS[self.geometry.family]
         where_groups = list(_group_refs(self))
         for where, g in where_groups:
@@ -566,7 +580,7 @@ class Recipe(_Strict):
     def _problem_dict(self) -> dict[str, Any]:
         avail = solver_fields(self.physics, self.geometry.dim)
 
-        def feat(unit: Optional[str], desc: Optional[str]) -> dict[str, Any]:
+        def feat(unit: str | None, desc: str | None) -> dict[str, Any]:
             return {"unit": unit, "description": desc}
 
         return {
@@ -591,13 +605,13 @@ class Recipe(_Strict):
         """Input values converted to SI."""
         return {k: float(to_si(v, self.inputs[k].unit)) for k, v in inputs.items()}
 
-    def field_unit(self, name: str) -> Optional[str]:
+    def field_unit(self, name: str) -> str | None:
         """Declared unit of an output or input field (None: SI)."""
         spec = self.outputs.fields.get(name) or self.input_fields.get(name)
         return spec.unit if spec is not None else None
 
 
-def _check_unit(unit: Optional[str], si_unit: str, where: str) -> None:
+def _check_unit(unit: str | None, si_unit: str, where: str) -> None:
     if unit is None:
         return
     kind = _unit(unit, where)[0]
@@ -652,7 +666,8 @@ def _value_slots(ph: Any) -> Iterator[tuple[str, Value, str]]:
             yield "temperature.random.amplitude", temp.random.amplitude, "temperature"
     if isinstance(ph, HeatPhysics):
         yield "conductivity", ph.conductivity, "conductivity"
-        yield "heat_capacity", ph.heat_capacity, "volumetric heat capacity"
+        yield "density", ph.density, "density"
+        yield "specific_heat", ph.specific_heat, "specific heat"
         yield "h", ph.h, "heat transfer coefficient"
         yield "source.power", ph.source.power, "power per length"
         yield "source.speed", ph.source.speed, "velocity"

@@ -3,8 +3,8 @@
 Deterministic by construction on CPU:
 
 - ``sum``/``mean`` of gathered features ``x[src] * w`` is one sparse CSR x dense
-  product (``torch.sparse.mm``): each output row is reduced by one thread in CSR
-  order, and no (E, F) message tensor is built. The backward for ``x`` is the same
+  product (:func:`~surrogates.kernels.sparse_ops.spmm`): each output row is reduced by
+  one thread in CSR order, and no (E, F) message tensor is built. The backward for ``x`` is the same
   product over the transposed CSR (sorted by source).
 - ``max`` and the per-edge reductions walk the CSR in blocks of whole rows
   (:meth:`CSRGraph.row_blocks`), so at most ``CHUNK_EDGES`` x F message entries exist at
@@ -17,12 +17,12 @@ All functions take per-edge tensors in the ORIGINAL edge order (columns of
 """
 from __future__ import annotations
 
-import warnings
 from typing import Callable
 
 import torch
 
 from .csr import CSRGraph
+from .sparse_ops import spmm
 
 CHUNK_EDGES = 1 << 16
 
@@ -37,7 +37,7 @@ def gather_forward(
     """
     w_csr = None if edge_weight is None else edge_weight[graph.perm]
     if reduce in ("sum", "mean"):
-        out = _spmm(graph.rowptr, graph.col, w_csr, x, graph.num_nodes)
+        out = spmm(graph.rowptr, graph.col, w_csr, x)
         if reduce == "mean":
             out = out / _degree(graph, x)
         return out, None
@@ -72,7 +72,7 @@ def gather_backward(
     g = grad / _degree(graph, grad) if reduce == "mean" else grad
     if need_x:
         w_t = None if w_csr is None else w_csr[graph.perm_t]
-        dx = _spmm(graph.rowptr_t, graph.col_t, w_t, g, graph.num_nodes)
+        dx = spmm(graph.rowptr_t, graph.col_t, w_t, g)
     if need_w:
         dw_csr = torch.empty(graph.num_edges, dtype=x.dtype, device=x.device)
         for _, _, e0, e1 in graph.row_blocks(CHUNK_EDGES):
@@ -181,40 +181,3 @@ def _to_original_order(values_csr: torch.Tensor, graph: CSRGraph) -> torch.Tenso
 def _degree(graph: CSRGraph, like: torch.Tensor) -> torch.Tensor:
     """(N, 1) in-degree clamped to >= 1, in the dtype of ``like``."""
     return graph.in_degree.clamp(min=1).to(like.dtype)[:, None]
-
-
-def _spmm(
-    rowptr: torch.Tensor,
-    col: torch.Tensor,
-    values: torch.Tensor | None,
-    x: torch.Tensor,
-    num_rows: int,
-) -> torch.Tensor:
-    """``A @ x`` for the CSR matrix ``A`` (num_rows, N) of ``values`` (ones if None)."""
-    if values is None:
-        values = torch.ones(col.shape[0], dtype=x.dtype, device=x.device)
-    if x.dtype not in (torch.float32, torch.float64) or col.numel() == 0:
-        return _spmm_chunked(rowptr, col, values, x, num_rows)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)  # "sparse CSR support is in beta"
-        a = torch.sparse_csr_tensor(
-            rowptr, col, values, (num_rows, x.shape[0]), check_invariants=False
-        )
-    return torch.sparse.mm(a, x)
-
-
-def _spmm_chunked(
-    rowptr: torch.Tensor,
-    col: torch.Tensor,
-    values: torch.Tensor,
-    x: torch.Tensor,
-    num_rows: int,
-) -> torch.Tensor:
-    out = x.new_zeros((num_rows, x.shape[1]))
-    rows = torch.repeat_interleave(
-        torch.arange(num_rows, device=x.device), rowptr[1:] - rowptr[:-1]
-    )
-    for e0 in range(0, col.shape[0], CHUNK_EDGES):
-        e1 = min(e0 + CHUNK_EDGES, col.shape[0])
-        out.index_add_(0, rows[e0:e1], x[col[e0:e1]] * values[e0:e1, None])
-    return out

@@ -1,12 +1,17 @@
 """Torch kernels for sparse multi-head attention on a :class:`CSRGraph` (CPU path).
 
-The destination rows are processed in blocks of whole rows (:meth:`CSRGraph.row_blocks`)
-holding at most ``CHUNK_EDGES`` edges, so per-edge tensors exist only for one block:
-scores and probabilities (C, H), and the gathered q/k/v rows (C, H, d). Within a block
-each row's softmax is exact (max, then sum of exponentials); only the per-row
-log-sum-exp (N, H) is kept for the backward pass, which recomputes the probabilities
-block by block (as FlashAttention does). All reductions run in index order
-(``index_add_``/``scatter_reduce_`` on CPU), so results are bitwise reproducible.
+Head by head, and block by block of whole rows (:meth:`CSRGraph.row_blocks`, at most
+``CHUNK_EDGES`` edges), the scores are an SDDMM on the block's CSR pattern and the
+weighted sum an SpMM (:mod:`~surrogates.kernels.sparse_ops`): no gathered (E, d) rows
+exist, only per-edge vectors of one head's scores for one block. Within a block each
+row's softmax is exact (max, then sum of exponentials); only the per-row log-sum-exp
+(N, H) is kept for backward, which recomputes the scores as FlashAttention does:
+
+- ``dq`` (and ``dbias``) block by block of destination rows over the CSR;
+- ``dk``, ``dv`` block by block of source rows over the transposed CSR,
+
+so every gradient row is written once, by a reduction in CSR order: bitwise
+reproducible, no scatter. Half-precision inputs are computed in float32.
 
 Rows whose incoming edges all have score -inf (or that have no incoming edge) output 0
 and store ``lse = -inf``.
@@ -16,8 +21,9 @@ from __future__ import annotations
 import torch
 
 from .csr import CSRGraph
+from .sparse_ops import sddmm, spmm
 
-CHUNK_EDGES = 1 << 15
+CHUNK_EDGES = 1 << 18
 
 
 def attention_forward(
@@ -31,25 +37,30 @@ def attention_forward(
     """Return ``out`` (N, H, d) and the per-row log-sum-exp ``lse`` (N, H).
 
     Shapes: ``q``, ``k``, ``v`` (N, H, d); ``bias`` (E, H) in the original edge order.
+    ``lse`` is float32 for half-precision inputs.
     """
     n, h, d = q.shape
-    out = torch.zeros_like(v)
-    lse = torch.full((n, h), float("-inf"), dtype=q.dtype, device=q.device)
-    for r0, r1, e0, e1 in graph.row_blocks(CHUNK_EDGES):
-        if e1 == e0:
-            continue
-        loc, src = graph.row[e0:e1] - r0, graph.col[e0:e1]
-        s = _scores(q, k, bias, graph, e0, e1, scale)
-        m = torch.full((r1 - r0, h), float("-inf"), dtype=s.dtype, device=s.device)
-        m.scatter_reduce_(0, loc[:, None].expand_as(s), s, "amax")
-        m = torch.where(torch.isfinite(m), m, torch.zeros_like(m))
-        p = torch.exp(s - m[loc])
-        denom = torch.zeros_like(m).index_add_(0, loc, p)
-        acc = torch.zeros((r1 - r0, h, d), dtype=v.dtype, device=v.device)
-        acc.index_add_(0, loc, p[:, :, None] * v[src])
-        out[r0:r1] = acc / torch.where(denom > 0, denom, torch.ones_like(denom))[:, :, None]
-        lse[r0:r1] = m + torch.log(denom)
-    return out, lse
+    work = _work_dtype(q.dtype)
+    out = torch.zeros((n, h, d), dtype=work, device=q.device)
+    lse = torch.full((n, h), float("-inf"), dtype=work, device=q.device)
+    blocks = [b for b in graph.row_blocks(CHUNK_EDGES) if b[3] > b[2]]
+    for hh in range(h):
+        qh, kh, vh = (_head(t, hh, work) for t in (q, k, v))
+        for r0, r1, e0, e1 in blocks:
+            rowptr, col = graph.rowptr[r0:r1 + 1] - e0, graph.col[e0:e1]
+            s = sddmm(rowptr, col, qh[r0:r1], kh, graph.duplicate_edges) * scale
+            if bias is not None:
+                s = s + bias[graph.perm[e0:e1], hh].to(work)
+            loc = graph.row[e0:e1] - r0
+            m = torch.full((r1 - r0,), float("-inf"), dtype=work, device=q.device)
+            m.scatter_reduce_(0, loc, s, "amax")
+            m = torch.where(torch.isfinite(m), m, torch.zeros_like(m))
+            p = torch.exp(s - m[loc])
+            denom = torch.zeros_like(m).index_add_(0, loc, p)
+            acc = spmm(rowptr, col, p, vh)
+            out[r0:r1, hh] = acc / torch.where(denom > 0, denom, torch.ones_like(denom))[:, None]
+            lse[r0:r1, hh] = m + torch.log(denom)
+    return out.to(q.dtype), lse
 
 
 def attention_backward(
@@ -72,44 +83,70 @@ def attention_backward(
     ``dk_j = scale sum ds_e q_i``, ``dv_j = sum p_e grad_i``, ``dbias_e = ds_e``.
     ``deterministic`` is accepted for symmetry with Triton; this path always is.
     """
-    dq, dk, dv = torch.zeros_like(q), torch.zeros_like(k), torch.zeros_like(v)
-    dbias_csr = q.new_empty((graph.num_edges, q.shape[1])) if need_bias else None
-    delta = (grad * out).sum(-1)  # (N, H)
+    n, h, d = q.shape
+    work = _work_dtype(q.dtype)
+    dq, dk, dv = (torch.zeros((n, h, d), dtype=work, device=q.device) for _ in range(3))
+    dbias = torch.zeros((graph.num_edges, h), dtype=work, device=q.device) if need_bias else None
+    delta = (grad.to(work) * out.to(work)).sum(-1)  # (N, H)
     # Rows without any finite score have no probability mass: exp(s - inf) = 0.
-    lse_safe = torch.where(torch.isfinite(lse), lse, torch.full_like(lse, float("inf")))
-    for r0, r1, e0, e1 in graph.row_blocks(CHUNK_EDGES):
-        if e1 == e0:
-            continue
-        dst, src = graph.row[e0:e1], graph.col[e0:e1]
-        s = _scores(q, k, bias, graph, e0, e1, scale)
-        p = torch.exp(s - lse_safe[dst])
-        g = grad[dst]  # (C, H, d)
-        ds = p * ((g * v[src]).sum(-1) - delta[dst])
-        dq[r0:r1].index_add_(0, dst - r0, ds[:, :, None] * k[src])
-        dk.index_add_(0, src, ds[:, :, None] * q[dst])
-        dv.index_add_(0, src, p[:, :, None] * g)
-        if dbias_csr is not None:
-            dbias_csr[e0:e1] = ds
-    dq.mul_(scale)
-    dk.mul_(scale)
-    dbias = None
-    if dbias_csr is not None:
-        dbias = torch.empty_like(dbias_csr)
-        dbias[graph.perm] = dbias_csr
-    return dq, dk, dv, dbias
+    lse = torch.where(torch.isfinite(lse), lse, torch.full_like(lse, float("inf"))).to(work)
+    rows = [b for b in graph.row_blocks(CHUNK_EDGES) if b[3] > b[2]]
+    sources = [b for b in graph.row_blocks(CHUNK_EDGES, transposed=True) if b[3] > b[2]]
+    dup = bool(graph.duplicate_edges)
+    for hh in range(h):
+        qh, kh, vh, gh = (_head(t, hh, work) for t in (q, k, v, grad))
+        for r0, r1, e0, e1 in rows:  # dq, dbias: destinations over the CSR
+            rowptr, col = graph.rowptr[r0:r1 + 1] - e0, graph.col[e0:e1]
+            dst, ids = graph.row[e0:e1], graph.perm[e0:e1]
+            s = sddmm(rowptr, col, qh[r0:r1], kh, dup) * scale
+            p, ds = _probs_and_dscores(s, rowptr, col, gh[r0:r1], vh, dst, ids, bias, lse,
+                                       delta, hh, dup)
+            dq[r0:r1, hh] = spmm(rowptr, col, ds, kh) * scale
+            if dbias is not None:
+                dbias[ids, hh] = ds
+        for j0, j1, t0, t1 in sources:  # dk, dv: sources over the transposed CSR
+            rowptr, col = graph.rowptr_t[j0:j1 + 1] - t0, graph.col_t[t0:t1]
+            ids = graph.perm[graph.perm_t[t0:t1]]
+            s = sddmm(rowptr, col, kh[j0:j1], qh, dup) * scale
+            p, ds = _probs_and_dscores(s, rowptr, col, vh[j0:j1], gh, col, ids, bias, lse,
+                                       delta, hh, dup)
+            dv[j0:j1, hh] = spmm(rowptr, col, p, gh)
+            dk[j0:j1, hh] = spmm(rowptr, col, ds, qh) * scale
+    cast = (lambda t: t.to(q.dtype)) if work != q.dtype else (lambda t: t)
+    return cast(dq), cast(dk), cast(dv), None if dbias is None else cast(dbias)
 
 
-def _scores(
-    q: torch.Tensor,
-    k: torch.Tensor,
+def _probs_and_dscores(
+    s: torch.Tensor,
+    rowptr: torch.Tensor,
+    col: torch.Tensor,
+    a: torch.Tensor,
+    b: torch.Tensor,
+    dst: torch.Tensor,
+    ids: torch.Tensor,
     bias: torch.Tensor | None,
-    graph: CSRGraph,
-    e0: int,
-    e1: int,
-    scale: float,
-) -> torch.Tensor:
-    """(C, H) scores ``scale * q_i . k_j (+ bias_e)`` of CSR positions ``e0:e1``."""
-    s = (q[graph.row[e0:e1]] * k[graph.col[e0:e1]]).sum(-1) * scale
+    lse: torch.Tensor,
+    delta: torch.Tensor,
+    hh: int,
+    duplicates: bool,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Probabilities ``p`` and score gradients ``ds`` of one block's edges, one head.
+
+    ``s`` (C,) scaled scores without bias; ``a . b[col]`` over the pattern gives
+    ``dp = grad_i . v_j``; ``dst`` (C,) destination and ``ids`` (C,) original id of
+    each edge.
+    """
     if bias is not None:
-        s = s + bias[graph.perm[e0:e1]]
-    return s
+        s = s + bias[ids, hh].to(s.dtype)
+    p = torch.exp(s - lse[dst, hh])
+    ds = p * (sddmm(rowptr, col, a, b, duplicates) - delta[dst, hh])
+    return p, ds
+
+
+def _head(t: torch.Tensor, hh: int, work: torch.dtype) -> torch.Tensor:
+    """(N, d) contiguous slice of head ``hh`` of an (N, H, d) tensor."""
+    return t[:, hh].to(work).contiguous()
+
+
+def _work_dtype(dtype: torch.dtype) -> torch.dtype:
+    return dtype if dtype in (torch.float32, torch.float64) else torch.float32

@@ -50,6 +50,9 @@ class CSRGraph:
         (E,) int64. Destination node ``i`` of each transposed position.
     perm_t : torch.Tensor
         (E,) int64. CSR position of each transposed position.
+    duplicate_edges : bool
+        Whether some edge ``j -> i`` appears more than once (computed when omitted).
+        Torch kernels then use a slower gather-based score computation.
 
     Examples
     --------
@@ -70,6 +73,7 @@ class CSRGraph:
     rowptr_t: torch.Tensor
     col_t: torch.Tensor
     perm_t: torch.Tensor
+    duplicate_edges: bool | None = None
 
     def __post_init__(self) -> None:
         n, e = self.num_nodes, int(self.col.shape[0])
@@ -92,6 +96,9 @@ class CSRGraph:
                 raise GraphError(
                     f"CSRGraph.{name} is on {t.device}, expected {device} like rowptr"
                 )
+        if self.duplicate_edges is None:
+            keys = self.row * max(n, 1) + self.col
+            object.__setattr__(self, "duplicate_edges", bool(torch.unique(keys).numel() < e))
 
     @classmethod
     def from_edge_index(
@@ -171,7 +178,7 @@ class CSRGraph:
             return self
         names = ("rowptr", "col", "row", "perm", "rowptr_t", "col_t", "perm_t")
         moved = {name: getattr(self, name).to(device) for name in names}
-        return CSRGraph(num_nodes=self.num_nodes, **moved)
+        return CSRGraph(num_nodes=self.num_nodes, duplicate_edges=self.duplicate_edges, **moved)
 
     def edge_index(self) -> torch.Tensor:
         """Return the (2, E) int64 ``edge_index`` in the original edge order."""
@@ -180,23 +187,28 @@ class CSRGraph:
         out[1, self.perm] = self.row
         return out
 
-    def row_blocks(self, max_edges: int) -> Iterator[tuple[int, int, int, int]]:
-        """Split the destination rows into consecutive blocks of bounded edge count.
+    def row_blocks(
+        self, max_edges: int, transposed: bool = False
+    ) -> Iterator[tuple[int, int, int, int]]:
+        """Split the rows into consecutive blocks of bounded edge count.
 
         Parameters
         ----------
         max_edges : int
-            Upper bound on the edges of a block; a single row with more incoming
-            edges forms a block of its own.
+            Upper bound on the edges of a block; a single row with more edges forms a
+            block of its own.
+        transposed : bool
+            False: destination rows of the CSR (``rowptr``); True: source rows of the
+            transposed CSR (``rowptr_t``).
 
         Yields
         ------
         tuple of int
-            ``(r0, r1, e0, e1)``: rows ``r0:r1`` own exactly CSR positions ``e0:e1``.
+            ``(r0, r1, e0, e1)``: rows ``r0:r1`` own exactly positions ``e0:e1``.
         """
         if max_edges < 1:
             raise ValueError(f"max_edges must be >= 1, got {max_edges}")
-        rowptr = self.rowptr.cpu()
+        rowptr = (self.rowptr_t if transposed else self.rowptr).cpu()
         n = self.num_nodes
         r0 = 0
         while r0 < n:

@@ -8,17 +8,14 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
 import yaml
 
 from mesh.dataset import Dataset
-from physics.generate import (GenerateError, SolverUnavailableError, generate, run_sample,
-                              sample_id, sample_streams)
+from physics.generate import GenerateError, generate, run_sample, sample_id, sample_streams
 from physics.recipes import RECIPES_DIR, Recipe, RecipeError, available_recipes, load_recipe
 
 FIELDS = ["U1", "U2", "sig11", "sig22", "sig12", "p", "von_mises"]
@@ -47,7 +44,7 @@ def cluster_run(tmp_path_factory):
 
 
 def test_plate2d_dataset_has_declared_finite_fields_and_consistent_scalars(cluster_run):
-    ds, out, events = cluster_run
+    ds = cluster_run[0]
     assert ds.ids == ["s00000", "s00002", "s00003"]
     assert list(ds.problem.outputs) == FIELDS and list(ds.problem.output_scalars) == SCALARS
     assert ds.problem.inputs["P"].unit == "MPa"
@@ -116,7 +113,7 @@ def test_same_seed_gives_identical_samples_in_process_and_on_two_workers(cluster
 
 
 def test_sample_streams_do_not_depend_on_n():
-    g1, r1, f1 = sample_streams(7, 5)
+    g1, r1, _ = sample_streams(7, 5)
     child = np.random.SeedSequence(7).spawn(6)[5]
     geo, inp, _ = child.spawn(3)
     assert g1 == int(geo.generate_state(1, np.uint32)[0])
@@ -147,7 +144,7 @@ def test_resume_skips_complete_samples_and_cleans_leftovers(tmp_path):
     assert ds.ids == [sample_id(i) for i in range(4)] and len(Dataset(out)) == 4
     np.testing.assert_array_equal(ds["s00002"].fields["von_mises"], ref)
     assert ds.manifest.provenance["counts"]["resumed"] == 3
-    with pytest.raises(GenerateError, match="another seed"):
+    with pytest.raises(GenerateError, match=r"seed 1 \(not 2\)"):
         generate(recipe, 4, out, seed=2, workers=0)
     other = tiny()
     other["inputs"]["P"]["high"] = 300.0
@@ -213,10 +210,53 @@ def test_bundled_recipes_validate_and_numeric_text_is_a_number():
     assert load_recipe(raw).physics.material.young == 200e9
 
 
-def test_heat2d_recipe_fails_clearly_until_the_solver_exists(tmp_path):
-    with pytest.raises(SolverUnavailableError, match="transient heat solver"):
-        generate("heat2d", 1, tmp_path / "h", workers=0)
-    assert not (tmp_path / "h").exists()
+def _tiny_heat(steps: int = 4) -> dict:
+    raw = tiny("heat2d", mesh_size=0.25)
+    raw["physics"].update(steps=steps, t_end=float(steps))
+    return raw
+
+
+def test_heat2d_writes_time_series_samples(tmp_path):
+    ds = generate(load_recipe(_tiny_heat(4)), 2, tmp_path / "heat", workers=0, test_fraction=0.5)
+    assert ds.time_dependent and len(ds) == 2
+    s = ds[0]
+    np.testing.assert_allclose(s.times, [0.0, 1.0, 2.0, 3.0, 4.0])
+    T, q = s.fields["temperature"], s.input_fields["heat_source"]
+    assert T.shape == q.shape == (5, s.n_points)
+    np.testing.assert_allclose(T[0], 293.15)  # initial state, then heated
+    assert (T[-1].max() > T[1].max() > 293.15) and q.max() > 0
+    assert s.scalars["max_temperature"] == pytest.approx(T.max())
+    cooled = s.mesh.group_nodes("cooled")
+    assert s.scalars["max_temperature_cooled"] == pytest.approx(T[:, cooled].max())
+    moved = np.argmax(q[1]) != np.argmax(q[-1])
+    assert moved, "the source moves"
+
+
+def test_heat2d_energy_balance_without_convection():
+    """Insulated: the heat stored, integral of rho c (T - T0), equals power x time."""
+    from mesh.mass import mass_matrix
+
+    raw = _tiny_heat(3)
+    raw["inputs"]["h"] = {"distribution": "constant", "value": 0.0, "unit": "W/(m^2 K)"}
+    raw["physics"]["source"]["path_radius"] = 0.002  # the Gaussian stays far from the boundary
+    raw["geometry"]["mesh_size"] = 0.08
+    o = run_sample(load_recipe(raw), 0, 0)
+    assert o.status == "done", o.failure
+    s = o.sample
+    rho_c = 7800.0 * 460.0
+    stored = rho_c * mass_matrix(s.mesh).dot(s.fields["temperature"][-1] - 293.15).sum()
+    assert stored == pytest.approx(s.inputs["power"] * 3.0, rel=1e-4)
+
+
+def test_scheduler_address(tmp_path):
+    from dask.distributed import LocalCluster
+
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=":0",
+                      scheduler_kwargs={"dashboard": False}) as cluster:
+        ds = generate(load_recipe(tiny()), 1, tmp_path / "ds", scheduler=cluster.scheduler_address)
+    assert len(ds) == 1 and ds.manifest.provenance["parallel"]["scheduler"] == cluster.scheduler_address
+    with pytest.raises(GenerateError, match="not both"):
+        generate(load_recipe(tiny()), 1, tmp_path / "x", workers=2, scheduler="tcp://x:1")
 
 
 def test_holeplate2d_and_blade3d_samples():
