@@ -37,12 +37,19 @@ def tet_box(n: int):
 
 def best(fn, repeat: int) -> float:
     """Best wall time of ``repeat`` calls, in seconds."""
-    times = []
+    return best_of({"x": fn}, repeat)["x"]
+
+
+def best_of(fns: dict, repeat: int) -> dict:
+    """Best wall time of each function over ``repeat`` rounds, the functions interleaved in
+    every round so that all of them see the same machine load."""
+    times = {k: [] for k in fns}
     for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
+        for k, fn in fns.items():
+            t0 = time.perf_counter()
+            fn()
+            times[k].append(time.perf_counter() - t0)
+    return {k: min(v) for k, v in times.items()}
 
 
 def bench_graph(pts, tets, repeat: int) -> dict:
@@ -82,9 +89,9 @@ def bench_graph(pts, tets, repeat: int) -> dict:
 
     g = ours()
     assert g.num_edges == 2 * len(torch_unique())
-    res = {"ours": best(ours, repeat), "ours_with_boundary": best(ours_with_boundary, repeat),
-           "pyg_face_to_edge": best(pyg, repeat), "vtk_extract_all_edges": best(vtk_edges, repeat),
-           "torch_unique_keys": best(torch_unique, repeat), "edges_two_directions": g.num_edges}
+    res = best_of({"ours": ours, "ours_with_boundary": ours_with_boundary, "pyg_face_to_edge": pyg,
+                   "vtk_extract_all_edges": vtk_edges, "torch_unique_keys": torch_unique}, repeat)
+    res["edges_two_directions"] = g.num_edges
     res["speedup_vs_pyg"] = res["pyg_face_to_edge"] / res["ours"]
     res["speedup_vs_vtk"] = res["vtk_extract_all_edges"] / res["ours"]
     return res
@@ -100,10 +107,9 @@ def bench_vtu(pts, tets, repeat: int) -> dict:
     mm = meshio.Mesh(pts, [("tetra", tets)], point_data={"T": pts[:, 0].copy()})
     with tempfile.TemporaryDirectory() as d:
         a, b = Path(d) / "ours.vtu", Path(d) / "meshio.vtu"
-        res = {"write_ours": best(lambda: write(m, a), repeat),
-               "write_meshio": best(lambda: meshio.write(b, mm, compression="zlib"), repeat),
-               "read_ours": best(lambda: read(a), repeat),
-               "read_meshio": best(lambda: meshio.read(b), repeat)}
+        res = best_of({"write_ours": lambda: write(m, a),
+                       "write_meshio": lambda: meshio.write(b, mm, compression="zlib")}, repeat)
+        res.update(best_of({"read_ours": lambda: read(a), "read_meshio": lambda: meshio.read(b)}, repeat))
     res["write_ratio"] = res["write_ours"] / res["write_meshio"]
     res["read_ratio"] = res["read_ours"] / res["read_meshio"]
     return res
