@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import functools
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Callable, List, Optional
 
 import typer
 
@@ -43,7 +43,7 @@ def handles_errors(fn: Callable) -> Callable:
 
         try:
             return fn(*args, **kwargs)
-        except (DatasetError, MeshError, FileNotFoundError, KeyError, ValueError) as exc:
+        except (DatasetError, MeshError, FileNotFoundError, KeyError, ValueError, OSError) as exc:
             msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
             _fail(msg)
 
@@ -116,16 +116,44 @@ def data_generate(
 
 
 # ---------------------------------------------------------------- models
-@app.command(context_settings=_PASS_THROUGH)
-def train(ctx: typer.Context) -> None:
-    """Train a surrogate on a dataset (not built yet)."""
-    _not_built("train", "issue: MMGP / neural surrogates")
+@app.command()
+@handles_errors
+def train(
+    dataset: Path = typer.Option(..., "--dataset", "-d", help="Dataset folder."),
+    out: Path = typer.Option(..., "--out", "-o", help="Run folder to write the trained model to."),
+    model: Optional[str] = typer.Option(None, "--model", "-m", help="Model family: mmgp, meshgraphnet, graph-transformer."),
+    config: Optional[Path] = typer.Option(None, "--config", "-c", help="YAML file of model options (may name the model)."),
+    epochs: Optional[int] = typer.Option(None, help="Training epochs (neural models)."),
+    batch_size: Optional[int] = typer.Option(None, help="Batch size (neural models)."),
+    lr: Optional[float] = typer.Option(None, help="Learning rate (neural models)."),
+    option: Optional[List[str]] = typer.Option(None, "--set", help="Any model option as NAME=VALUE (repeatable)."),
+    split: Optional[str] = typer.Option(None, help="Split to train on (default: 'train' if present, else all)."),
+    resume: bool = typer.Option(False, help="Continue an interrupted training from its last checkpoint."),
+) -> None:
+    """Train a surrogate on a dataset and save it to a run folder."""
+    from .train_command import parse_assignments, run_train
+
+    overrides = parse_assignments(option, "option")
+    overrides.update({k: v for k, v in (("epochs", epochs), ("batch_size", batch_size), ("lr", lr))
+                      if v is not None})
+    run_train(model, dataset, out, config, overrides, resume, split)
 
 
-@app.command(context_settings=_PASS_THROUGH)
-def predict(ctx: typer.Context) -> None:
-    """Predict fields on a new mesh with a trained model (not built yet)."""
-    _not_built("predict", "issue: MMGP / neural surrogates")
+@app.command()
+@handles_errors
+def predict(
+    run: Path = typer.Argument(..., help="Run folder of a trained model."),
+    mesh: Optional[Path] = typer.Argument(None, help="Mesh file to predict on (any meshio format)."),
+    inputs: Optional[List[str]] = typer.Option(None, "--input", "-i", help="Input scalar as NAME=VALUE (repeatable)."),
+    out: Path = typer.Option(..., "--out", "-o", help="Output VTU (one mesh) or folder (--dataset)."),
+    dataset: Optional[Path] = typer.Option(None, "--dataset", "-d", help="Predict every sample of this dataset."),
+    split: Optional[str] = typer.Option(None, help="Only this split of --dataset."),
+    steps: Optional[int] = typer.Option(None, help="Rollout steps (time-dependent models); writes XDMF."),
+) -> None:
+    """Predict fields (with their uncertainty) on a new mesh or on a whole dataset."""
+    from .train_command import parse_assignments, run_predict
+
+    run_predict(run, mesh, parse_assignments(inputs, "input"), out, dataset, split, steps)
 
 
 @app.command(context_settings=_PASS_THROUGH)

@@ -5,6 +5,7 @@ are safetensors. The folder is written under a temporary name and renamed into p
 """
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -27,7 +28,7 @@ WEIGHTS = "weights.safetensors"
 
 
 def write_model_dir(model: "Surrogate", path: Path) -> Path:
-    """Write ``model`` to the folder ``path`` (replacing an existing model folder there)."""
+    """Write ``model`` into the run folder ``path`` (other files there, e.g. checkpoints, are kept)."""
     from safetensors.numpy import save_file
 
     if model.problem is None:
@@ -41,21 +42,15 @@ def write_model_dir(model: "Surrogate", path: Path) -> Path:
         "metrics": _plain(model.metrics), "state": _plain(meta),
     }
     path = Path(path)
-    if path.exists() and not (path / META).exists():
-        raise ModelFormatError(f"'{path}' exists and is not a model folder; not overwriting it")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{path.name}-", dir=path.parent))
+    path.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".tmp-model-", dir=path))
     try:
         save_file({k: np.ascontiguousarray(np.asarray(v)) for k, v in arrays.items()}, str(tmp / WEIGHTS))
         (tmp / META).write_text(yaml.safe_dump(doc, sort_keys=False, width=100))
-        if path.exists():
-            old = path.with_name(f".old-{path.name}")
-            shutil.rmtree(old, ignore_errors=True)
-            path.rename(old)
-            tmp.rename(path)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            tmp.rename(path)
+        # model.yaml last: its presence with a matching weights file marks a complete model
+        (path / META).unlink(missing_ok=True)
+        os.replace(tmp / WEIGHTS, path / WEIGHTS)
+        os.replace(tmp / META, path / META)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return path
