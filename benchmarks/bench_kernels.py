@@ -92,7 +92,7 @@ def bench_graph(num_nodes: int, num_edges: int, seed: int = 0) -> tuple[torch.Te
 
 # ----------------------------------------------------------------------------- PyG
 def pyg_modules():
-    """The two PyG baselines, built on first use (PyG imports slowly)."""
+    """Build the two PyG baselines (on first use: PyG imports slowly)."""
     from torch_geometric.nn import MessagePassing
     from torch_geometric.utils import softmax
 
@@ -228,7 +228,8 @@ def make_case(op: str, impl: str, args: argparse.Namespace):
         bytes_fwd = (n + 1) * 8 + e * 8 + e * f * elem + n * f * elem
     else:
         h, d = args.heads, args.head_dim
-        q, k, v = (torch.randn(n, h, d, generator=gen).to(device).requires_grad_() for _ in range(3))
+        q, k, v = (torch.randn(n, h, d, generator=gen).to(device).requires_grad_()
+                   for _ in range(3))
         go = torch.randn(n, h, d, generator=gen).to(device)
         if impl == "ours":
             fn = lambda: graph_attention(q, k, v, graph)  # noqa: E731
@@ -355,6 +356,7 @@ def _device_name(device: str) -> str:
 
 
 def print_report(report: dict) -> None:
+    """Print the table of times, peak memory and ratios (and bandwidth on CUDA)."""
     g = report["graph"]
     cfg = report["config"]
     print(f"device: {report['device_name']}, torch {report['torch']}, threads {report['threads']}")
@@ -382,6 +384,7 @@ def print_report(report: dict) -> None:
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Parse the command line (see the module docstring)."""
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--device", default="cpu", help="cpu or cuda")
     p.add_argument("--nodes", type=int, default=100_000)
@@ -397,6 +400,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> None:
+    """Run every case (or, internally, one case) and report."""
     args = parse_args(argv)
     if args.device.startswith("cuda") and not torch.cuda.is_available():
         raise SystemExit("--device cuda asked for, but torch.cuda.is_available() is False")

@@ -20,19 +20,11 @@ import numpy as np
 
 
 def tet_box(n: int):
-    """Unit cube of n^3 sub-cubes, 6 tetrahedra each: (points (N, 3), tets (6 n^3, 4))."""
-    idx = np.arange((n + 1) ** 3).reshape(n + 1, n + 1, n + 1)
-    c = np.stack([idx[:-1, :-1, :-1], idx[1:, :-1, :-1], idx[1:, 1:, :-1], idx[:-1, 1:, :-1],
-                  idx[:-1, :-1, 1:], idx[1:, :-1, 1:], idx[1:, 1:, 1:], idx[:-1, 1:, 1:]], -1).reshape(-1, 8)
-    kuhn = np.array([[0, 1, 2, 6], [0, 2, 3, 6], [0, 3, 7, 6], [0, 7, 4, 6], [0, 4, 5, 6], [0, 5, 1, 6]])
-    g = np.linspace(0.0, 1.0, n + 1)
-    X, Y, Z = np.meshgrid(g, g, g, indexing="ij")
-    pts = np.stack([X.ravel(), Y.ravel(), Z.ravel()], 1)
-    # shuffle node numbers so the benchmark does not profit from a structured numbering
-    perm = np.random.default_rng(0).permutation(len(pts))
-    inv = np.empty_like(perm)
-    inv[perm] = np.arange(len(perm))
-    return pts[perm], inv[c[:, kuhn].reshape(-1, 4)]
+    """Unit cube of n^3 sub-cubes, 6 tetrahedra each, nodes shuffled: (points (N, 3), tets (6 n^3, 4))."""
+    from mesh.structured import box_tetra
+
+    m = box_tetra(n, shuffle_seed=0)
+    return m.points, m.cells[0].data
 
 
 def best(fn, repeat: int) -> float:

@@ -26,6 +26,7 @@ _FACET_TYPES = {
     (3, 3): "triangle",
     (6, 3): "triangle6",
     (4, 4): "quad",
+    (9, 4): "quad9",
     (8, 4): "quad8",
 }
 

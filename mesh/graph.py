@@ -100,24 +100,6 @@ def edge_index_from_pairs(pairs: IntArray, n_nodes: int) -> IntArray:
     return np.stack([key % n_nodes, key // n_nodes])
 
 
-def boundary_facets(mesh: Mesh) -> list[tuple[str, IntArray]]:
-    """Facets of the top-dimensional cells that belong to exactly one cell.
-
-    Returns
-    -------
-    A list of (facet kind, (F, k) int64 node array) pairs, one per facet size
-    present (e.g. triangles and quads on the surface of a mixed hex/tet mesh);
-    the k nodes include mid-side nodes of quadratic cells, corners first.
-    """
-    groups = _facets_by_corner_count(mesh)
-    out = []
-    for ncorner, (corner_sets, full) in groups.items():
-        counts_key, inverse, counts = _count_rows(np.sort(corner_sets, axis=1), mesh.n_points)
-        once = counts[inverse] == 1
-        out.append((f"{ncorner}-corner", full[once]))
-    return out
-
-
 def facet_counts(mesh: Mesh) -> dict[int, tuple[IntArray, IntArray]]:
     """For each facet corner count, the unique facets (sorted corners) and how many cells share each."""
     out = {}
@@ -172,8 +154,12 @@ def _count_rows(rows: IntArray, n: int) -> tuple[IntArray, IntArray, IntArray]:
     return uniq, inverse.ravel(), counts
 
 
-def boundary_nodes(mesh: Mesh) -> BoolArray:
-    """(N,) bool mask of nodes on boundary facets (all facet nodes, mid-side ones included)."""
+def boundary_mask(mesh: Mesh) -> BoolArray:
+    """(N,) bool mask of nodes on boundary facets (all facet nodes, mid-side ones included).
+
+    Linear cells take a fast path (facets packed into one int64 key each and sorted);
+    quadratic cells use :func:`mesh.boundary.boundary_nodes`.
+    """
     n = mesh.n_points
     mask = np.zeros(n, dtype=bool)
     if not any(b.info.is_quadratic for b in mesh.volume_blocks()):
@@ -197,9 +183,9 @@ def boundary_nodes(mesh: Mesh) -> BoolArray:
         else:
             return mask
         mask[:] = False
-    for _kind, facets in boundary_facets(mesh):
-        idx = facets.ravel()
-        mask[idx[idx >= 0]] = True
+    from .boundary import boundary_nodes
+
+    mask[boundary_nodes(mesh)] = True
     return mask
 
 
@@ -241,7 +227,7 @@ def to_graph(mesh: Mesh, *, boundary: bool = True) -> MeshGraph:
     attr[:, :-1] = rel
     attr[:, -1] = length
     degree = np.bincount(dst, minlength=n).astype(np.int64)
-    bmask = boundary_nodes(mesh) if boundary else np.zeros(n, bool)
+    bmask = boundary_mask(mesh) if boundary else np.zeros(n, bool)
     return MeshGraph(ei, attr, bmask, degree, mesh.points)
 
 

@@ -106,7 +106,7 @@ def _edge_grad_kernel(
     WRITE_MSG: tl.constexpr, REDUCE: tl.constexpr, ACC: tl.constexpr,
     BLOCK_E: tl.constexpr, BLOCK_F: tl.constexpr,
 ):
-    """Per CSR position p = j -> i, with g = d out[i] / d message[p]:
+    """Write per-edge gradients; for CSR position p = j -> i, g = d out[i] / d message[p].
 
     WRITE_MSG: out[perm[p], :] = g (gradient of the messages, (E, F));
     else:      out[perm[p]] = sum_f g[f] * x[j, f] (gradient of the edge weight, (E,)).
@@ -315,5 +315,5 @@ def _block_f(f: int) -> int:
 
 
 def _or_dummy(t: torch.Tensor | None, like: torch.Tensor) -> torch.Tensor:
-    """A pointer argument for an input the kernel does not read."""
+    """Return ``t``, or ``like`` as a pointer argument for an input the kernel skips."""
     return t if t is not None else like

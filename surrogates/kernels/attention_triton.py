@@ -243,5 +243,5 @@ def _block_d(d: int) -> int:
 
 
 def _or(t: torch.Tensor | None, like: torch.Tensor) -> torch.Tensor:
-    """A pointer argument for an input the kernel does not read."""
+    """Return ``t``, or ``like`` as a pointer argument for an input the kernel skips."""
     return t if t is not None else like

@@ -76,6 +76,7 @@ class CSRGraph:
     duplicate_edges: bool | None = None
 
     def __post_init__(self) -> None:
+        """Check shapes, dtypes and devices; find duplicate edges if not given."""
         n, e = self.num_nodes, int(self.col.shape[0])
         expected = {
             "rowptr": (n + 1,), "col": (e,), "row": (e,), "perm": (e,),

@@ -18,7 +18,7 @@ FALLBACK_CHUNK = 1 << 16
 def csr_matrix(
     rowptr: torch.Tensor, col: torch.Tensor, values: torch.Tensor, num_cols: int
 ) -> torch.Tensor:
-    """A sparse CSR tensor (R, num_cols) without the invariant checks (trusted input).
+    """Build a sparse CSR tensor (R, num_cols) without invariant checks (trusted input).
 
     Shapes: ``rowptr`` (R + 1,) starting at 0; ``col``, ``values`` (C,).
     """
@@ -32,7 +32,7 @@ def csr_matrix(
 def spmm(
     rowptr: torch.Tensor, col: torch.Tensor, values: torch.Tensor | None, x: torch.Tensor
 ) -> torch.Tensor:
-    """``A @ x`` for the CSR matrix ``A`` with ``values`` (ones if None).
+    """Compute ``A @ x`` for the CSR matrix ``A`` with ``values`` (ones if None).
 
     Shapes: ``rowptr`` (R + 1,) starting at 0; ``col``, ``values`` (C,); ``x`` (N, F).
     Returns (R, F).
@@ -51,7 +51,7 @@ def sddmm(
     b: torch.Tensor,
     duplicates: bool = False,
 ) -> torch.Tensor:
-    """``a[r] . b[col[c]]`` for every stored entry ``c`` of row ``r`` of a CSR pattern.
+    """Compute ``a[r] . b[col[c]]`` for every entry ``c`` of row ``r`` of a CSR pattern.
 
     Shapes: ``rowptr`` (R + 1,) starting at 0; ``col`` (C,); ``a`` (R, d); ``b`` (N, d).
     Returns (C,) in CSR order. ``duplicates=True`` (a column repeated within a row,

@@ -52,7 +52,7 @@ def test_suite_under_interpreter():
 def _hub_graph(seed: int = 0) -> tuple[torch.Tensor, int]:
     """34 edges into node 0 (two tiles of 32), duplicates, self loops, isolated node 7."""
     gen = torch.Generator().manual_seed(seed)
-    hub = torch.stack([torch.randint(0, 7, (34,), generator=gen), torch.zeros(34, dtype=torch.long)])
+    hub = torch.stack([torch.randint(0, 7, (34,), generator=gen), torch.zeros(34).long()])
     rand = torch.randint(1, 7, (2, 10), generator=gen)
     return torch.cat([hub, rand, torch.tensor([[5, 5], [6, 6]])], 1), 8
 

@@ -1,0 +1,123 @@
+"""Configuration of the MMGP family (a validated pydantic model, unknown keys rejected).
+
+Examples
+--------
+>>> cfg = MMGPConfig(n_modes_fields=8, gp=GPConfig(restarts=3))
+>>> cfg.n_modes_fields, cfg.gp.restarts, cfg.morphing
+(8, 3, 'auto')
+>>> MMGPConfig.model_validate({"n_modes": 8})          # doctest: +ELLIPSIS
+Traceback (most recent call last):
+...
+pydantic_core._pydantic_core.ValidationError: 1 validation error for MMGPConfig
+...
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from ..interface import SurrogateConfig
+
+
+class GPConfig(BaseModel):
+    """Gaussian-process settings (shared by every output field and scalar).
+
+    Attributes
+    ----------
+    restarts : random initialisations of the hyperparameters per GP; the one with
+        the best marginal likelihood is kept (all restarts are optimised at once, as
+        a batch).
+    optimizer : ``"lbfgs"`` (strong-Wolfe line search) or ``"adam"``.
+    max_iter : optimiser iterations.
+    lr : Adam learning rate (ignored by L-BFGS, which starts with step 1).
+    noise_lower_bound : lower bound of the likelihood noise variance, relative to the
+        (unit) variance of the standardised targets; keeps the optimiser out of the
+        near-zero-noise trap (an interpolating optimum with short lengthscales).
+    noise_init : (low, high) range of the log-uniform random initial noise variance.
+    lengthscale_init : (low, high) range of the log-uniform random initial ARD
+        lengthscales, in units of the standardised GP inputs.
+    jitter : first diagonal jitter tried (relative to the mean diagonal) when a
+        Cholesky factorisation fails; it grows x10 up to ``max_jitter``.
+    max_jitter : largest relative jitter before a clear error is raised.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    restarts: int = Field(6, ge=1)
+    optimizer: Literal["lbfgs", "adam"] = "lbfgs"
+    max_iter: int = Field(200, ge=1)
+    lr: float = Field(0.05, gt=0)
+    noise_lower_bound: float = Field(1e-6, gt=0)
+    noise_init: tuple[float, float] = (1e-4, 1e-1)
+    lengthscale_init: tuple[float, float] = (0.3, 10.0)
+    jitter: float = Field(1e-9, gt=0)
+    max_jitter: float = Field(1e-4, gt=0)
+
+
+class MMGPConfig(SurrogateConfig):
+    """Settings of an MMGP model (mesh morphing + POD + Gaussian processes).
+
+    Attributes
+    ----------
+    morphing : ``"auto"`` (Tutte disk mapping for meshes bounded by one loop,
+        loop matching + harmonic extension onto the median training sample for
+        meshes with holes), ``"tutte"``, ``"floater"`` (mean-value weights) or
+        ``"harmonic"`` (loop matching, any number of loops).
+    support : index of the training sample (in dataset order) whose morphed mesh is
+        the common support; None: the sample of median node count.
+    n_modes_geometry : maximum number of POD modes of the geometry (the physical
+        coordinates transferred to the common support).
+    rtol_geometry : optional POD energy tolerance of the geometry (see
+        :func:`rom.pod.pod`); the fewest modes within ``n_modes_geometry`` that meet it.
+    n_modes_fields : maximum number of POD modes per output field (one number, or
+        field name -> number; fields not named get 12).
+    rtol_fields : optional POD energy tolerance of the fields.
+    target_scaling : ``"mode"`` (standardise each POD coefficient, as the MMGP
+        reference code) or ``"field"`` (one scale per field, the largest mode's).
+    uncertainty : ``"samples"`` (draws of the GP posterior of the coefficients,
+        decoded through the POD and mapped to the mesh: std and empirical 2.5/97.5 %
+        quantiles), ``"gaussian"`` (the same distribution in closed form: the decoder
+        is linear, so per-node mean +- 1.96 std) or ``"none"``.
+    n_samples : number of posterior draws for ``uncertainty="samples"``.
+    seed : seed of the hyperparameter restarts and of the posterior draws (draws are
+        seeded per prediction, so a saved and reloaded model predicts identically).
+    gp : Gaussian-process settings.
+    """
+
+    morphing: Literal["auto", "tutte", "floater", "harmonic"] = "auto"
+    support: int | None = Field(None, ge=0)
+    n_modes_geometry: int = Field(12, ge=1)
+    rtol_geometry: float | None = Field(None, gt=0)
+    n_modes_fields: int | dict[str, int] = 12
+    rtol_fields: float | None = Field(None, gt=0)
+    target_scaling: Literal["mode", "field"] = "mode"
+    uncertainty: Literal["samples", "gaussian", "none"] = "samples"
+    n_samples: int = Field(200, ge=2)
+    seed: int = Field(0, ge=0)
+    gp: GPConfig = GPConfig()
+
+    @model_validator(mode="after")
+    def _positive_modes(self) -> "MMGPConfig":
+        modes = self.n_modes_fields
+        bad = {k: v for k, v in modes.items() if v < 1} if isinstance(modes, dict) else (
+            {"n_modes_fields": modes} if modes < 1 else {})
+        if bad:
+            raise ValueError(f"numbers of modes must be >= 1; got {bad}")
+        return self
+
+    def modes_of(self, field: str) -> int:
+        """Maximum number of POD modes of output field ``field``."""
+        if isinstance(self.n_modes_fields, dict):
+            return int(self.n_modes_fields.get(field, 12))
+        return int(self.n_modes_fields)
+
+    @classmethod
+    def from_yaml(cls, path: str | Path) -> "MMGPConfig":
+        """Read a configuration from a YAML file (a mapping of the attributes above)."""
+        raw = yaml.safe_load(Path(path).read_text()) or {}
+        return cls.model_validate(raw)
+
+
+__all__ = ["GPConfig", "MMGPConfig"]

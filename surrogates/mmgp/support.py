@@ -1,0 +1,253 @@
+"""The common support of MMGP: morphing of any mesh onto it, and the transfer operators.
+
+Two ways to bring meshes of different shapes and connectivities onto one support:
+
+- ``"tutte"`` / ``"floater"`` (meshes bounded by one loop): every mesh is mapped onto
+  the unit disk (boundary by arc length from the node of smallest x then y, interior
+  by one sparse solve); the common support is the disk mapping of the median
+  training mesh;
+- ``"harmonic"`` (any number of loops, e.g. plates with holes): every mesh is morphed
+  onto the *physical* domain of the median training mesh by loop matching plus a
+  harmonic extension; that mesh itself is the common support.
+
+In both cases a field ``u`` (N,) of a mesh is carried to the support by the linear FE
+interpolation of the morphed mesh at the support nodes, ``W_to @ u`` (W_to: (n_s, N)),
+and a field on the support is mapped back onto the mesh's own nodes by
+``W_back @ u_s`` (W_back: (N, n_s)); points outside are clamped to the boundary.
+"""
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from mesh import CellBlock, Mesh
+from mesh.boundary import boundary_loops, planar_points
+from mesh.errors import MeshError, MorphingError
+from mesh.mass import mass_matrix
+from mesh.morphing import MorphResult, morph
+from mesh.transfer import interpolation_matrix
+
+from ..errors import InputError, ModelFormatError, SurrogateError
+
+
+def volume_mesh(mesh: Mesh, points: np.ndarray | None = None) -> Mesh:
+    """The volume cells of ``mesh`` only (no data, no groups), optionally on new points (N, d)."""
+    pts = mesh.points if points is None else points
+    return Mesh(np.asarray(pts, dtype=np.float64),
+                tuple(CellBlock(b.type, b.data) for b in mesh.volume_blocks()))
+
+
+def count_loops(mesh: Mesh) -> int:
+    """Number of boundary loops of a planar 2D mesh (1 for a simply connected domain).
+
+    Raises
+    ------
+    InputError
+        For a mesh that is not a planar 2D mesh with a manifold boundary.
+    """
+    if mesh.topological_dim != 2:
+        raise InputError(f"MMGP works on 2D meshes (triangles/quads); this mesh has "
+                         f"{mesh.topological_dim}D cells ({', '.join(mesh.cell_types) or 'no cells'})")
+    try:
+        return len(boundary_loops(mesh))
+    except (MeshError, MorphingError) as exc:
+        raise InputError(f"the mesh boundary cannot be walked: {exc}") from None
+
+
+def mesh_arrays(prefix: str, mesh: Mesh) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """(meta, arrays) holding the points and volume cells of a mesh, for safetensors."""
+    blocks = list(mesh.volume_blocks())
+    arrays = {f"{prefix}.points": np.ascontiguousarray(mesh.points)}
+    arrays.update({f"{prefix}.cells{i}": np.ascontiguousarray(b.data) for i, b in enumerate(blocks)})
+    return {"cell_types": [b.type for b in blocks]}, arrays
+
+
+def mesh_from_arrays(prefix: str, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> Mesh:
+    """Inverse of :func:`mesh_arrays`."""
+    try:
+        cells = tuple(CellBlock(t, np.asarray(arrays[f"{prefix}.cells{i}"], dtype=np.int64))
+                      for i, t in enumerate(meta["cell_types"]))
+        return Mesh(np.asarray(arrays[f"{prefix}.points"], dtype=np.float64), cells)
+    except (KeyError, MeshError) as exc:
+        raise ModelFormatError(f"the stored mesh '{prefix}' is incomplete or invalid: {exc}") from None
+
+
+@dataclass(eq=False)
+class MorphedMesh:
+    """A mesh morphed onto the common support, with both transfer operators.
+
+    Attributes
+    ----------
+    points : (N, 2) float64 physical coordinates of the mesh (planar).
+    morphed : (N, 2) float64 coordinates after morphing (support frame).
+    to_support : (n_s, N) CSR interpolation of the mesh's nodal fields at the support nodes.
+    from_support : (N, n_s) CSR interpolation of support fields at the mesh nodes, or
+        None when not asked for.
+    inversions : number of cells inverted by the morph (0 for disk mappings).
+    """
+
+    points: np.ndarray
+    morphed: np.ndarray
+    to_support: sp.csr_matrix
+    from_support: sp.csr_matrix | None
+    inversions: int
+
+
+@dataclass(eq=False)
+class CommonSupport:
+    """The common support and the way meshes are morphed onto it.
+
+    Attributes
+    ----------
+    mesh : the support mesh (volume cells only), in the morphed frame: the unit disk
+        for disk mappings, the physical domain of the reference for ``"harmonic"``.
+        Its n_s nodes carry every snapshot.
+    method : ``"tutte"``, ``"floater"`` or ``"harmonic"``.
+    n_loops : number of boundary loops of every training mesh.
+    reference : the reference mesh (physical frame) of ``"harmonic"``; None otherwise.
+    """
+
+    mesh: Mesh
+    method: str
+    n_loops: int
+    reference: Mesh | None = None
+    _mass: dict[int, sp.csr_matrix] = field(default_factory=dict, repr=False)
+
+    @property
+    def n_nodes(self) -> int:
+        """Number of support nodes n_s."""
+        return self.mesh.n_points
+
+    @classmethod
+    def build(cls, template: Mesh, method: str) -> "CommonSupport":
+        """The support made from one training mesh.
+
+        Parameters
+        ----------
+        template : the (median) training mesh, 2D.
+        method : ``"auto"``, ``"tutte"``, ``"floater"`` or ``"harmonic"``; ``"auto"`` is
+            Tutte for one boundary loop and harmonic otherwise.
+
+        Raises
+        ------
+        SurrogateError
+            A disk mapping asked for meshes with holes.
+        """
+        n_loops = count_loops(template)
+        if method == "auto":
+            method = "tutte" if n_loops == 1 else "harmonic"
+        if method in ("tutte", "floater") and n_loops != 1:
+            raise SurrogateError(f"morphing '{method}' maps meshes bounded by one loop onto the disk; "
+                                 f"the training meshes have {n_loops} boundary loops: use "
+                                 "morphing='harmonic' (or 'auto')")
+        base = volume_mesh(template, planar_points(template))
+        if method == "harmonic":
+            return cls(base, method, n_loops, reference=base)
+        res = morph(base, method=method)
+        return cls(volume_mesh(base, res.points), method, n_loops)
+
+    # -------------------------------------------------------------- morphing
+    def check_topology(self, mesh: Mesh) -> None:
+        """Raise InputError unless ``mesh`` has the topology of the training meshes."""
+        n = count_loops(mesh)
+        if n != self.n_loops:
+            raise InputError(
+                f"the mesh has {n} boundary loop(s) ({n - 1} hole(s)) but the model was trained on "
+                f"meshes with {self.n_loops} loop(s) ({self.n_loops - 1} hole(s)): MMGP only predicts "
+                "on meshes of the training topology")
+
+    def morph(self, mesh: Mesh) -> MorphResult:
+        """Morph ``mesh`` onto the support frame (same method as in training).
+
+        Raises
+        ------
+        InputError
+            For another topology than the training meshes, or a morph that fails.
+        """
+        self.check_topology(mesh)
+        vol = volume_mesh(mesh, planar_points(mesh))
+        try:
+            if self.method == "harmonic":
+                return morph(vol, self.reference, method="harmonic")
+            return morph(vol, method=self.method)
+        except MorphingError as exc:
+            raise InputError(f"the mesh cannot be morphed onto the common support: {exc}") from None
+
+    def morph_and_transfer(self, mesh: Mesh, *, back: bool = True) -> MorphedMesh:
+        """Morph ``mesh`` and build its transfer operators to (and from) the support.
+
+        Parameters
+        ----------
+        mesh : a 2D mesh with the training topology.
+        back : also build the operator from the support back to the mesh nodes.
+
+        Returns
+        -------
+        MorphedMesh
+        """
+        res = self.morph(mesh)
+        if res.inversions.count:
+            warnings.warn(f"morphing onto the common support inverted {res.inversions.count} cell(s) "
+                          f"of a mesh of {mesh.n_points} nodes; its transfer is approximate there",
+                          stacklevel=3)
+        to = interpolation_matrix(res.mesh, self.mesh.points, outside="clamp")
+        bk = interpolation_matrix(self.mesh, res.points, outside="clamp") if back else None
+        return MorphedMesh(res.mesh.points if mesh.dim == 2 else planar_points(mesh) * 0 + res.points,
+                           res.points, to, bk, int(res.inversions.count)) if False else MorphedMesh(
+            planar_points(mesh), res.points, to, bk, int(res.inversions.count))
+
+    def mass(self, n_components: int = 1) -> sp.csr_matrix:
+        """Consistent P1 mass matrix of the support for ``n_components``-vector fields.
+
+        Returns
+        -------
+        (c n_s, c n_s) CSR in the ``"blocked"`` layout (all component 0, then all
+        component 1, ...): the layout of :func:`flatten`. Unit: support length^2.
+        """
+        if n_components not in self._mass:
+            self._mass[n_components] = mass_matrix(self.mesh, n_components=n_components, layout="blocked")
+        return self._mass[n_components]
+
+    # ----------------------------------------------------------- persistence
+    def state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        """(meta, arrays) of the support for the model folder."""
+        meta, arrays = mesh_arrays("support", self.mesh)
+        meta = {"method": self.method, "n_loops": self.n_loops, "support": meta}
+        return meta, arrays
+
+    @classmethod
+    def from_state(cls, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> "CommonSupport":
+        """Inverse of :meth:`state`."""
+        try:
+            method, n_loops = str(meta["method"]), int(meta["n_loops"])
+            mesh = mesh_from_arrays("support", meta["support"], arrays)
+        except (KeyError, TypeError) as exc:
+            raise ModelFormatError(f"the common support of the model is incomplete: missing {exc}") from None
+        return cls(mesh, method, n_loops, reference=mesh if method == "harmonic" else None)
+
+
+def flatten(values: np.ndarray) -> np.ndarray:
+    """Nodal values (N,) or (N, c) as one vector in the blocked layout: (c N,).
+
+    The blocked layout (all component 0, then component 1, ...) is the one of
+    :meth:`CommonSupport.mass`; mixing it with the interleaved one is the known
+    pitfall of the MMGP reference code.
+    """
+    v = np.asarray(values, dtype=np.float64)
+    return v.reshape(-1) if v.ndim == 1 else v.T.reshape(-1)
+
+
+def unflatten(vector: np.ndarray, n_components: int) -> np.ndarray:
+    """Inverse of :func:`flatten` on the last axis: (..., c N) -> (..., N) or (..., N, c)."""
+    v = np.asarray(vector)
+    if n_components == 1:
+        return v
+    n = v.shape[-1] // n_components
+    return np.moveaxis(v.reshape(*v.shape[:-1], n_components, n), -2, -1)
+
+
+__all__ = ["CommonSupport", "MorphedMesh", "count_loops", "flatten", "unflatten", "volume_mesh"]
