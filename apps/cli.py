@@ -25,8 +25,7 @@ app = typer.Typer(
 data_app = typer.Typer(help="Inspect, import, export and generate datasets.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
 
-NOT_BUILT = 3
-_PASS_THROUGH = {"allow_extra_args": True, "ignore_unknown_options": True}
+DEFAULT_VIEW_PORT = 8080  # the same as apps.view_command.DEFAULT_PORT
 
 
 def _fail(message: str, code: int = 1) -> None:
@@ -48,13 +47,6 @@ def handles_errors(fn: Callable) -> Callable:
             _fail(msg)
 
     return wrapper
-
-
-def _not_built(command: str, issue: str) -> None:
-    err_console.print(
-        f"[bold yellow]'surrogate {command}' is not built yet[/] ({issue}); "
-        "nothing was done.")
-    raise typer.Exit(NOT_BUILT)
 
 
 # ---------------------------------------------------------------- data
@@ -156,16 +148,47 @@ def predict(
     run_predict(run, mesh, parse_assignments(inputs, "input"), out, dataset, split, steps)
 
 
-@app.command(context_settings=_PASS_THROUGH)
-def validate(ctx: typer.Context) -> None:
-    """Validate a model against FEM references and write a report (not built yet)."""
-    _not_built("validate", "issue: batch validation")
+@app.command()
+@handles_errors
+def validate(
+    run: Path = typer.Argument(..., help="Run folder of a trained model."),
+    dataset: Path = typer.Option(..., "--dataset", "-d", help="Dataset with reference solutions (or its recipe for --solve)."),
+    out: Path = typer.Option(..., "--out", "-o", help="Report folder (re-running resumes)."),
+    solve: bool = typer.Option(False, "--solve", help="Run the FEM solver on new held-out cases (through Dask) as references."),
+    n_solve: Optional[int] = typer.Option(None, "--n-solve", help="How many held-out cases to solve with --solve (default 4)."),
+    workers: Optional[int] = typer.Option(None, help="Dask local worker processes for --solve."),
+    scheduler: Optional[str] = typer.Option(None, help="Address of a running dask.distributed scheduler."),
+    split: Optional[str] = typer.Option(None, help="Dataset split to validate on (default: test, else all)."),
+    max_rrmse: Optional[List[str]] = typer.Option(None, "--max-rrmse", help="FIELD=VALUE: exit non-zero when RRMSE exceeds VALUE."),
+    compare: Optional[List[Path]] = typer.Option(None, "--compare", help="Other run folders to put in the same report."),
+) -> None:
+    """Validate a model against FEM references and write a report (metrics.csv, summary.json, report.html)."""
+    if workers is not None and scheduler is not None:
+        _fail("give either --workers or --scheduler, not both")
+    from .validate_command import run_validate
+
+    code = run_validate(run, dataset, out, solve=solve, workers=workers, scheduler=scheduler, split=split,
+                        max_rrmse=max_rrmse, compare=compare, n_solve=n_solve)
+    raise typer.Exit(code)
 
 
-@app.command(context_settings=_PASS_THROUGH)
-def view(ctx: typer.Context) -> None:
-    """Open the web viewer on a run, dataset, report or mesh files (not built yet)."""
-    _not_built("view", "issue: web viewer")
+@app.command()
+@handles_errors
+def view(
+    target: str = typer.Argument(..., help="Run predictions, dataset, validation report folder, or mesh file(s)."),
+    port: int = typer.Option(DEFAULT_VIEW_PORT, help="Port of the web app on localhost."),
+    host: str = typer.Option("localhost", help="Interface to serve on."),
+    field: Optional[str] = typer.Option(None, help="Field shown first."),
+    sample: Optional[str] = typer.Option(None, help="Sample shown first."),
+    export: Optional[str] = typer.Option(None, help="Write a static file instead of serving: png or html."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Output file of --export."),
+    open_browser: bool = typer.Option(False, "--open", help="Open the page in the default browser."),
+) -> None:
+    """Open the web viewer (server-side rendering, no Qt) or export a picture / offline HTML."""
+    from .view_command import run_view
+
+    run_view(target, port=port, host=host, field=field, export=export, out=out,
+             open_browser=open_browser, sample=sample)
 
 
 @app.command()

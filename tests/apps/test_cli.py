@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 from typer.testing import CliRunner
 
-from apps.cli import NOT_BUILT, app
+from apps.cli import app
 from mesh.io import write
 
 runner = CliRunner()
@@ -17,11 +17,17 @@ def test_help_lists_the_command_groups():
         assert group in r.output
 
 
-def test_unbuilt_commands_say_so_and_fail():
-    for cmd in (["train", "--model", "mmgp"], ["predict", "run", "x.vtu"], ["validate"], ["view", "x"]):
-        r = runner.invoke(app, cmd)
-        assert r.exit_code == NOT_BUILT, cmd
-        assert "not built yet" in r.output
+def test_model_commands_give_clear_errors(tmp_path, two_triangles):
+    write(two_triangles.with_point_data(u=np.zeros(4)), tmp_path / "src" / "a.vtu")
+    runner.invoke(app, ["data", "import", str(tmp_path / "src"), "--out", str(tmp_path / "ds")])
+    r = runner.invoke(app, ["train", "--model", "nope", "--dataset", str(tmp_path / "ds"), "--out", str(tmp_path / "run")])
+    assert r.exit_code == 1 and "unknown model family 'nope'; families: mmgp" in r.output
+    r = runner.invoke(app, ["train", "--dataset", str(tmp_path / "ds"), "--out", str(tmp_path / "run")])
+    assert r.exit_code == 1 and "say which model to train" in r.output
+    r = runner.invoke(app, ["predict", str(tmp_path / "nope"), str(tmp_path / "src" / "a.vtu"), "--out", str(tmp_path / "p.vtu")])
+    assert r.exit_code == 1 and "is not a model folder" in r.output
+    r = runner.invoke(app, ["view", str(tmp_path / "empty_folder_that_does_not_exist")])
+    assert r.exit_code == 1 and "Traceback" not in r.output
 
 
 def test_import_info_and_clear_errors(tmp_path, two_triangles):
