@@ -202,11 +202,16 @@ def solve(case: Path = typer.Argument(..., help="Case YAML: mesh, physics, mater
 
 @app.command()
 @handles_errors
-def demo(out: Path = typer.Option(Path("runs/demo"), "--out", "-o", help="Where the demo writes its results.")) -> None:
-    """Run the main job on the built-in default data and say where the results are."""
+def demo(
+    out: Path = typer.Option(Path("runs/demo"), "--out", "-o", help="Where the demo writes its results."),
+    n: int = typer.Option(40, "--n", help="Samples to generate (80 % train, 20 % test)."),
+    n_solve: int = typer.Option(3, "--n-solve", help="New FEM cases solved during validation."),
+    workers: int = typer.Option(2, help="Dask worker processes for the FEM solves."),
+) -> None:
+    """The main job on the default problem: generate, train MMGP, predict on a new mesh, validate, report."""
     from .demo import run_demo
 
-    run_demo(out)
+    run_demo(out, n=n, n_solve=n_solve, workers=workers)
 
 
 def main() -> None:

@@ -1,64 +1,78 @@
-"""The main job of the README on the built-in default data.
+"""The main job of the README, on the built-in default problem (``plate2d``).
 
-What exists end to end today: import the bundled example dataset (six real car
-surfaces in PLAID format, CFD pressure), summarise it, check every mesh, build
-the graphs the neural surrogates train on, and write one VTU per sample with the
-graph's node features so the result opens in ParaView.
+1. generate a small dataset with the FEM solver (random notched plates, elasto-viscoplastic);
+2. train MMGP on its train split;
+3. predict on a new plate whose mesh is in no dataset, with the 95 % band;
+4. validate against FEM: the stored test cases plus a few new cases solved now;
+5. write the report and say where everything is and how to open the viewer.
+
+Each step is resumable: re-running the command reuses what is already on disk.
 """
 from __future__ import annotations
 
 import time
 from pathlib import Path
 
-import numpy as np
-from rich.table import Table
+from .console import console
 
-from .console import console, progress_bar
-
-EXAMPLE = Path(__file__).resolve().parent.parent / "data" / "examples" / "car_surface_plaid"
+DEFAULT_SAMPLES = 40
+DEFAULT_SOLVE = 3
 
 
-def run_demo(out: Path, example: Path = EXAMPLE) -> dict:
-    """Run the demo into ``out``; return a summary dict (also printed)."""
-    from mesh.dataset import Dataset
-    from mesh.graph import to_graph
+def run_demo(out: Path, *, n: int = DEFAULT_SAMPLES, n_solve: int = DEFAULT_SOLVE,
+             workers: int | None = 2, seed: int = 0) -> dict:
+    """Run the demo into ``out``; return a summary dict with the paths and figures."""
     from mesh.io import write
-    from mesh.quality import check_quality
+    from physics.geometry import make_geometry
 
-    from .data_commands import run_import
+    from .generate_command import run_generate
+    from .render import render_field
+    from .train_command import run_predict, run_train
+    from .validate_command import run_validate
 
     out = Path(out)
-    console.rule("[bold]1. import the bundled example data (PLAID, 6 car surfaces with CFD pressure)")
-    ds_dir = out / "car_surface"
-    run_import(str(example), ds_dir, outputs=None, inputs=None, test_fraction=0.0, seed=0)
-    ds = Dataset(ds_dir)
+    t_start = time.perf_counter()
+    ds_dir, run_dir, report = out / "plate2d", out / "mmgp", out / "report"
 
-    console.rule("[bold]2. check the meshes and build their graphs")
-    table = Table("sample", "nodes", "cells", "edges", "bnd nodes", "degree", "ms", "quality")
-    vtu_dir = out / "graphs"
-    rows = []
-    with progress_bar("graphs", len(ds)) as advance:
-        for sample in ds:
-            m = sample.mesh
-            t0 = time.perf_counter()
-            g = to_graph(m)
-            dt = (time.perf_counter() - t0) * 1e3
-            q = check_quality(m)
-            write(m.with_point_data(**sample.fields, degree=g.degree, boundary=g.boundary.astype(np.uint8)),
-                  vtu_dir / f"{sample.id}.vtu")
-            rows.append((sample.id, m.n_points, m.n_cells, g.num_edges, int(g.boundary.sum()),
-                         float(g.degree.mean()), dt, "ok" if q.ok else q.summary(limit=2)))
-            advance(sample.id)
-    from .render import render_field
+    console.rule(f"[bold]1/5  generate {n} FEM samples of 'plate2d' (random notched plates)")
+    ds = run_generate("plate2d", n, ds_dir, seed=seed, workers=workers, scheduler=None, test_fraction=0.2)
 
-    first = ds[0]
-    picture = render_field(first.mesh.with_point_data(**first.fields), "pressure", out / "car_pressure.png",
-                           title="pressure")
-    for r in rows:
-        table.add_row(r[0], str(r[1]), str(r[2]), str(r[3]), str(r[4]), f"{r[5]:.2f}", f"{r[6]:.1f}", r[7])
-    console.print(table)
-    console.rule("[bold]done")
-    console.print(f"dataset:    [bold]{ds_dir}[/]  (inspect: surrogate data info {ds_dir})")
-    console.print(f"graph VTUs: [bold]{vtu_dir}[/]  (open in ParaView; fields: pressure, degree, boundary)")
-    console.print(f"picture:    [bold]{picture}[/]")
-    return {"dataset": str(ds_dir), "samples": len(ds), "graphs": rows, "picture": str(picture)}
+    console.rule("[bold]2/5  train MMGP (morphing + POD + Gaussian processes)")
+    if (run_dir / "model.yaml").exists():
+        console.print(f"reusing the model in {run_dir} (delete it to retrain)")
+    else:
+        run_train("mmgp", ds_dir, run_dir, None, {}, False, None)
+
+    console.rule("[bold]3/5  predict on a new plate that is in no dataset")
+    new_mesh, params = make_geometry("plate2d", 10_000 + seed)
+    mesh_file = write(new_mesh, out / "new_plate.vtu")
+    inputs = {name: 0.5 * (lo + hi) for name, (lo, hi) in _input_ranges(ds).items()}
+    pred_file = out / "new_plate_prediction.vtu"
+    run_predict(run_dir, mesh_file, inputs, pred_file, None, None, None)
+
+    console.rule(f"[bold]4/5  validate against FEM on {n_solve} new cases solved now (meshes never seen)")
+    code = run_validate(run_dir, ds_dir, report, solve=True, workers=workers, n_solve=n_solve)
+
+    console.rule("[bold]5/5  results")
+    from mesh.io import read
+
+    pred_mesh = read(pred_file)
+    picture = render_field(pred_mesh, "von_mises", out / "new_plate_von_mises.png",
+                           title="predicted von Mises [Pa]")
+    elapsed = time.perf_counter() - t_start
+    console.print(f"dataset:           [bold]{ds_dir}[/]   (surrogate data info {ds_dir})")
+    console.print(f"model:             [bold]{run_dir}[/]")
+    console.print(f"prediction:        [bold]{pred_file}[/]  (fields, their std and 95 % bounds)")
+    console.print(f"picture:           [bold]{picture}[/]")
+    console.print(f"validation report: [bold]{report / 'report.html'}[/]  (open it in a browser)")
+    console.print(f"viewer:            [bold]surrogate view {report}[/]  (then open the printed URL)")
+    console.print(f"total time {elapsed / 60:.1f} min")
+    return {"dataset": str(ds_dir), "run": str(run_dir), "prediction": str(pred_file),
+            "report": str(report), "picture": str(picture), "validate_exit_code": code,
+            "seconds": elapsed, "samples": len(ds)}
+
+
+def _input_ranges(dataset) -> dict[str, tuple[float, float]]:
+    """(min, max) of every input scalar over a dataset, from its manifest."""
+    x = dataset.inputs_array()
+    return {n: (float(x[:, i].min()), float(x[:, i].max())) for i, n in enumerate(dataset.problem.scalar_names)}

@@ -11,7 +11,8 @@ Cases (each forward, and forward + backward):
 The graph is the edge set of a structured Kuhn tetrahedral grid (14 neighbours per
 interior node), nodes in grid order, randomly thinned to ``--edges`` directed edges and
 sorted by destination (as ``mesh.to_graph`` produces). Every case runs in its own
-subprocess: time is the median of ``--repeat`` runs after a warm-up; memory is the
+subprocess: time is the median wall time (and process CPU time, in the JSON) of
+``--repeat`` runs after a warm-up; memory is the
 peak resident set size above the level after setup (CPU: the kernel's high-water mark
 is reset through ``/proc/self/clear_refs`` and read from ``VmHWM``, after returning
 freed heap memory with ``malloc_trim``), or the CUDA allocator's peak above its level
@@ -261,14 +262,16 @@ def run_case(op: str, impl: str, args: argparse.Namespace) -> dict:
         with PeakMemory(device) as mem:
             fn()
             _sync(device)
-        times = []
+        times, cpu_times = [], []
         for _ in range(args.repeat):
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             fn()
             _sync(device)
             times.append(time.perf_counter() - t0)
-        entry = {"time_ms": 1e3 * statistics.median(times), "peak_mb": mem.peak / 2**20,
-                 "checksum": checksum}
+            cpu_times.append(time.process_time() - c0)
+        entry = {"time_ms": 1e3 * statistics.median(times),
+                 "cpu_ms": 1e3 * statistics.median(cpu_times),  # all threads of the process
+                 "peak_mb": mem.peak / 2**20, "checksum": checksum}
         if mode == "fwd" and bytes_fwd is not None:
             entry["bytes_moved"] = bytes_fwd
             entry["bandwidth_gbs"] = bytes_fwd / statistics.median(times) / 1e9
@@ -317,7 +320,7 @@ def _forward_args(args: argparse.Namespace) -> list[str]:
     return ["--device", args.device, "--nodes", str(args.nodes), "--edges", str(args.edges),
             "--features", str(args.features), "--heads", str(args.heads),
             "--head-dim", str(args.head_dim), "--repeat", str(args.repeat),
-            "--seed", str(args.seed)]
+            "--seed", str(args.seed)] + (["--threads", str(args.threads)] if args.threads else [])
 
 
 def _ratios(cases: list[dict]) -> dict:
@@ -394,6 +397,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--head-dim", type=int, default=32)
     p.add_argument("--repeat", type=int, default=5)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, help="torch.set_num_threads in every case")
     p.add_argument("--json", type=Path, help="write the figures to this file")
     p.add_argument("--case", help=argparse.SUPPRESS)  # internal: "op:impl" in a subprocess
     return p.parse_args(argv)
@@ -404,6 +408,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     if args.device.startswith("cuda") and not torch.cuda.is_available():
         raise SystemExit("--device cuda asked for, but torch.cuda.is_available() is False")
+    if args.threads:
+        torch.set_num_threads(args.threads)
     if args.case:
         op, impl = args.case.split(":")
         print(json.dumps(run_case(op, impl, args)))

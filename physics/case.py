@@ -462,6 +462,9 @@ def _solve_elastic(c: Case, mesh: Mesh) -> FEMResult:
             body = tuple(_q(v, "force density", w + ".vector") for v in ld.vector)
         else:
             temp = _temperature_field(ld, mesh, w)
+    if temp is not None and _q(m.alpha, "expansion", "material.alpha") == 0.0:
+        raise CaseError("loads: a temperature_field has no effect with material.alpha = 0; "
+                        "give the thermal expansion coefficient alpha [1/K]")
     ec = ElasticCase(
         E=_q(m.E, "pressure", "material.E"), nu=float(m.nu), plane=m.plane,
         thickness=_q(m.thickness, "length", "material.thickness"), order=c.order,
@@ -512,8 +515,7 @@ def _solve_heat(c: Case, mesh: Mesh) -> FEMResult:
     src = None
     for i, ld in enumerate(c.loads):
         v = _time_value(ld.value, f"loads.{i}.value")
-        src = (lambda x, f=v: f(np.moveaxis(x, 0, -1).reshape(-1, x.shape[0]), 0.0)
-               .reshape(x.shape[1:])) if callable(v) else v
+        src = _field_of_x(v) if callable(v) else v
     hc = HeatCase(
         k=_q(m.k, "conductivity", "material.k"),
         rho=_q(m.rho, "density", "material.rho") if m.rho is not None else 0.0,
@@ -530,6 +532,15 @@ def _solve_heat(c: Case, mesh: Mesh) -> FEMResult:
     return solve_heat_transient(mesh, hc, t_end=_q(ts.t_end, "time", "time.t_end"),
                                 dt=_q(ts.dt, "time", "time.dt"), theta=ts.theta, T0=T0,
                                 save_every=ts.save_every)
+
+
+def _field_of_x(f):
+    """An f(x, t) expression as a source callable on skfem's (dim, ...) coordinates."""
+    def source(x: np.ndarray) -> np.ndarray:
+        pts = np.moveaxis(x, 0, -1).reshape(-1, x.shape[0])
+        return np.broadcast_to(np.asarray(f(pts, 0.0), float), (len(pts),)).reshape(x.shape[1:])
+
+    return source
 
 
 def _of_t(v):

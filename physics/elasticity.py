@@ -168,7 +168,10 @@ def solve_elasticity(mesh: Mesh, case: ElasticCase) -> FEMResult:
     dim = fe.dim
     if dim not in (2, 3):
         raise CaseError(f"elasticity needs a 2D or 3D mesh; got a {dim}D mesh")
-    vb = fe.basis(case.order, vector=True)
+    # constant strain on straight P1 simplices: one quadrature point integrates the
+    # stiffness, constant body forces and linear temperature loads exactly
+    one_point = case.order == 1 and fe.base in ("triangle", "tetra") and not fe.curved
+    vb = fe.basis(case.order, vector=True, intorder=1 if one_point else None)
     lam, mu, beta = case.lame(dim)
     th = case.thickness if dim == 2 else 1.0
     K = _stiffness(fe, vb, lam, mu) * th
@@ -187,24 +190,25 @@ def solve_elasticity(mesh: Mesh, case: ElasticCase) -> FEMResult:
         u = solve_with_constraints(K, f, rigid_body_modes(vb.doflocs))
         info = SolveInfo(n_dofs=vb.N, method="direct", solve_time=time.perf_counter() - t1)
     else:
-        solver = DirichletSolver(K, fixed, method=case.solver, rtol=case.rtol,
-                                 maxiter=case.maxiter, near_nullspace=rigid_body_modes(vb.doflocs),
-                                 blocksize=dim, direct_limit=direct_limit(dim))
-        u = _solve(solver, f, values)
-        info = solver.info
+        u, info = _solve(K, f, fixed, values, rigid_body_modes(vb.doflocs), case, dim)
     info.assembly_time = t_asm
     fields = {"displacement": fe.to_nodes(vb, u)}
     fields.update(stresses(fe, vb, u, case))
     return FEMResult(fields=fields, info=info, physics="elasticity", dofs=u)
 
 
-def _solve(solver: DirichletSolver, f: np.ndarray, values: np.ndarray) -> np.ndarray:
+def _solve(K, f: np.ndarray, fixed: np.ndarray, values: np.ndarray, rbm: np.ndarray,
+           case: ElasticCase, dim: int) -> tuple[np.ndarray, SolveInfo]:
+    """Displacement DOFs and solve info; a singular factorisation is reported as ill-posed."""
     try:
-        return solver.solve(f, values)
+        solver = DirichletSolver(K, fixed, method=case.solver, rtol=case.rtol,
+                                 maxiter=case.maxiter, near_nullspace=rbm, blocksize=dim,
+                                 direct_limit=direct_limit(dim))
+        return solver.solve(f, values), solver.info
     except RuntimeError as exc:  # SuperLU: "Factor is exactly singular"
         raise IllPosedError(
             f"the stiffness matrix is singular ({exc}); the Dirichlet conditions do not "
-            "prevent every rigid body motion (e.g. rotation)"
+            "prevent every rigid body motion (e.g. a rotation)"
         ) from None
 
 
@@ -222,7 +226,7 @@ def _loads(fe: FEMesh, vb: skfem.CellBasis, case: ElasticCase, beta: float) -> n
     dim = fe.dim
     f = np.zeros(vb.N)
     if case.body_force is not None:
-        x = vb.global_coordinates().value
+        x = np.asarray(vb.global_coordinates())
         if callable(case.body_force):
             b = np.asarray(case.body_force(x), dtype=float)
         else:
@@ -237,11 +241,19 @@ def _loads(fe: FEMesh, vb: skfem.CellBasis, case: ElasticCase, beta: float) -> n
     for pr in case.pressures:
         f += pressure.assemble(fe.facet_basis(vb, pr.group), p=float(pr.value))
     if case.temperature is not None and beta != 0.0:
-        nb = vb.with_element(fe.nodal_element())
-        T = fe.from_nodes(nb, np.asarray(case.temperature, dtype=float))
-        dT = nb.interpolate(T).value - case.T_ref
-        f += thermal_load.assemble(vb, beta=beta, dT=dT)
+        f += thermal_load.assemble(vb, beta=beta, dT=_delta_T(fe, vb, case))
     return f
+
+
+def _delta_T(fe: FEMesh, vb: skfem.CellBasis, case: ElasticCase) -> np.ndarray:
+    """Temperature change T - T_ref [K] at the quadrature points of ``vb``: (nel, nqp)."""
+    T = np.asarray(case.temperature, dtype=float)
+    if T.shape != (fe.mesh.n_points,):
+        raise CaseError(
+            f"temperature must have one value per node, shape ({fe.mesh.n_points},); got {T.shape}"
+        )
+    nb = vb.with_element(fe.nodal_element())
+    return np.asarray(nb.interpolate(fe.from_nodes(nb, T))) - case.T_ref
 
 
 def _const(v: Vector, dim: int, what: str) -> np.ndarray:
@@ -287,11 +299,7 @@ def stresses(fe: FEMesh, vb: skfem.CellBasis, u: np.ndarray, case: ElasticCase
     G = vb.interpolate(u).grad  # (dim, dim, nel, nqp)
     eps = 0.5 * (G + np.swapaxes(G, 0, 1))
     tr = np.einsum("ii...->...", eps)
-    dT = 0.0
-    if case.temperature is not None and beta != 0.0:
-        nb = vb.with_element(fe.nodal_element())
-        dT = nb.interpolate(fe.from_nodes(nb, np.asarray(case.temperature, float))).value \
-            - case.T_ref
+    dT = _delta_T(fe, vb, case) if case.temperature is not None and beta != 0.0 else 0.0
     sig = {f"sig{i + 1}{i + 1}": lam * tr + 2 * mu * eps[i, i] - beta * dT for i in range(dim)}
     sig["sig12"] = 2 * mu * eps[0, 1]
     if dim == 3:

@@ -56,20 +56,35 @@ def tet_p1_stiffness(points: np.ndarray, tets: np.ndarray, lam: float | np.ndarr
     g, vol = tet_gradients(points, tets)
     lam_v = np.broadcast_to(np.asarray(lam, float), vol.shape) * vol
     mu_v = np.broadcast_to(np.asarray(mu, float), vol.shape) * vol
-    rows = np.repeat(tets.T[:, None, :], 4, axis=1).ravel()  # (a, b, c) order
-    cols = np.repeat(tets.T[None, :, :], 4, axis=0).ravel()
-    keys, inv = np.unique(rows * n + cols, return_inverse=True)
-    del rows, cols
     gt = np.ascontiguousarray(np.transpose(g, (2, 1, 0)))  # (3, 4, C)
-    dots = np.einsum("iac,ibc->abc", gt, gt)  # g_a . g_b, (4, 4, C)
-    data = np.empty((len(keys), 3, 3))
-    for i in range(3):
-        for j in range(3):
-            w = lam_v * gt[i][:, None, :] * gt[j][None, :, :] \
-                + mu_v * gt[j][:, None, :] * gt[i][None, :, :]
-            if i == j:
-                w = w + mu_v * dots
-            data[:, i, j] = np.bincount(inv, weights=w.ravel(), minlength=len(keys))
-    brow = keys // n
-    indptr = np.concatenate([[0], np.cumsum(np.bincount(brow, minlength=n))])
-    return sp.bsr_matrix((data, keys % n, indptr), shape=(3 * n, 3 * n))
+
+    def blocks(ga: np.ndarray, gb: np.ndarray, out: np.ndarray, index: np.ndarray) -> None:
+        """Sum element blocks K_ab (rows: node a, gradients ga (3, m, C)) into ``out``."""
+        dots = np.einsum("kac,kac->ac", ga, gb)
+        for i in range(3):
+            for j in range(3):
+                w = lam_v * ga[i] * gb[j] + mu_v * ga[j] * gb[i]
+                if i == j:
+                    w += mu_v * dots
+                out[:, i, j] = np.bincount(index, weights=w.ravel(), minlength=len(out))
+
+    # diagonal blocks, summed per node
+    diag = np.empty((n, 3, 3))
+    blocks(gt, gt, diag, tets.T.ravel())
+    # off-diagonal blocks: one per mesh edge (lo < hi); K_ba = K_ab^T is block (b, a),
+    # so an edge met as (hi, lo) contributes with the roles of a and b exchanged
+    la, lb = np.array([0, 0, 0, 1, 1, 2]), np.array([1, 2, 3, 2, 3, 3])
+    ta, tb = tets.T[la], tets.T[lb]  # (6, C)
+    swap = ta > tb
+    keys, inv = np.unique(np.where(swap, tb, ta) * n + np.where(swap, ta, tb),
+                          return_inverse=True)
+    upper = np.empty((len(keys), 3, 3))
+    blocks(np.where(swap, gt[:, lb], gt[:, la]), np.where(swap, gt[:, la], gt[:, lb]), upper,
+           inv.ravel())
+    lo, hi = keys // n, keys % n
+    rows = np.concatenate([lo, hi, np.arange(n)])
+    cols = np.concatenate([hi, lo, np.arange(n)])
+    order = np.argsort(rows * n + cols, kind="stable")
+    data = np.concatenate([upper, np.swapaxes(upper, 1, 2), diag])[order]
+    indptr = np.concatenate([[0], np.cumsum(np.bincount(rows, minlength=n))])
+    return sp.bsr_matrix((data, cols[order], indptr), shape=(3 * n, 3 * n))

@@ -94,7 +94,7 @@ class HeatCase:
 class _Heat:
     """Assembled operators of one heat problem, shared by steady and transient solves."""
 
-    def __init__(self, mesh: Mesh, case: HeatCase) -> None:
+    def __init__(self, mesh: Mesh, case: HeatCase, *, steady: bool) -> None:
         t0 = time.perf_counter()
         self.case = case
         self.fe = fe = FEMesh.from_mesh(mesh)
@@ -103,7 +103,7 @@ class _Heat:
         self.f_const = np.zeros(b.N)
         if case.source is not None:
             s = case.source
-            val = np.asarray(s(b.global_coordinates().value), float) if callable(s) else float(s)
+            val = np.asarray(s(np.asarray(b.global_coordinates())), float) if callable(s) else float(s)
             self.f_const += source.assemble(b, f=val if np.ndim(val) else float(val))
         # time-dependent loads: (unit load vector, time function)
         self.f_time: list[tuple[np.ndarray, TimeFunction]] = []
@@ -119,7 +119,7 @@ class _Heat:
             fixed.append(dofs)
             self._bc.append((dofs, b.doflocs[:, dofs].T, tc.value))
         self.fixed = np.unique(np.concatenate(fixed)) if fixed else np.zeros(0, np.int64)
-        if self.fixed.size == 0 and not case.convections:
+        if steady and self.fixed.size == 0 and not case.convections:
             raise IllPosedError(
                 "heat problem has neither a prescribed temperature nor a convection condition; "
                 "the temperature is defined only up to a constant"
@@ -185,7 +185,7 @@ def solve_heat(mesh: Mesh, case: HeatCase, *, t: float = 0.0) -> FEMResult:
     >>> round(float(r.fields["temperature"][5]), 10)
     0.25
     """
-    h = _Heat(mesh, case)
+    h = _Heat(mesh, case, steady=True)
     s = h.solver(h.K)
     T = s.solve(h.load(t), h.dirichlet(t))
     s.info.assembly_time = h.assembly_time
@@ -223,7 +223,7 @@ def solve_heat_transient(mesh: Mesh, case: HeatCase, *, t_end: float, dt: float,
         raise CaseError(f"dt and t_end must be > 0 s; got dt={dt}, t_end={t_end}")
     if not 0.5 <= theta <= 1.0:
         raise CaseError(f"theta must be in [0.5, 1]; got {theta}")
-    h = _Heat(mesh, case)
+    h = _Heat(mesh, case, steady=False)
     fe, b = h.fe, h.basis
     M = capacity.assemble(b, rho_c=float(case.rho * case.c))
     A = M / dt + theta * h.K

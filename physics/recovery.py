@@ -11,6 +11,7 @@ from typing import Mapping
 import numpy as np
 import scipy.sparse.linalg as spla
 import skfem
+from skfem.quadrature import get_quadrature
 
 from .errors import ConvergenceError
 from .forms import mass, projection_rhs
@@ -36,8 +37,14 @@ def project_to_nodes(femesh: FEMesh, basis: skfem.CellBasis,
     ConvergenceError
         If the CG solve of a large mass matrix fails.
     """
-    nb = basis.with_element(femesh.nodal_element())
-    M = mass.assemble(nb).tocsr()
+    element = femesh.nodal_element()
+    nb = basis.with_element(element)
+    # the mass matrix is integrated exactly even when ``basis`` uses fewer points
+    exact = femesh.intorder(element.maxdeg)
+    n_exact = get_quadrature(element.refdom, exact)[0].shape[1]
+    mb = nb if basis.X.shape[1] >= n_exact else skfem.Basis(femesh.skmesh, element,
+                                                            intorder=exact)
+    M = mass.assemble(mb).tocsr()
     solve = _mass_solver(M)
     out = {}
     for name, v in values.items():

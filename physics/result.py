@@ -39,6 +39,23 @@ class FEMResult:
     mesh: Mesh | None = field(default=None, repr=False)
     output: Path | None = None
 
+    def summary(self) -> str:
+        """A few human-readable lines: physics, sizes, solver, times, field ranges."""
+        i = self.info
+        lines = [f"{self.physics}: {i.n_dofs} dofs, {i.method} solver"
+                 + (f" ({i.iterations} CG iterations)" if i.iterations else "")
+                 + f"; assembly {i.assembly_time:.2f} s, setup {i.setup_time:.2f} s, "
+                 f"solve {i.solve_time:.2f} s"]
+        if len(self.times):
+            lines.append(f"time steps: {len(self.times) - 1} saved states up to t = {self.times[-1]:g} s")
+        for name, v in self.fields.items():
+            v = np.asarray(v)
+            mag = np.linalg.norm(v, axis=1) if v.ndim == 2 else v
+            lines.append(f"  {name:<14} min {mag.min(): .4e}  max {mag.max(): .4e}")
+        if self.output is not None:
+            lines.append(f"written to {self.output}")
+        return "\n".join(lines)
+
     def to_mesh(self, mesh: Mesh | None = None) -> Mesh:
         """``mesh`` (default: ``self.mesh``) with the result's fields as point data (a new mesh)."""
         if mesh is None:

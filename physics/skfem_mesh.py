@@ -113,6 +113,12 @@ class FEMesh:
         vertex_nodes = np.unique(corners)
         vremap = np.full(mesh.n_points, -1, np.int64)
         vremap[vertex_nodes] = np.arange(len(vertex_nodes))
+        extra = mesh.points[:, tdim:]
+        if extra.size and np.ptp(extra, axis=0).max() > 1e-12 * max(np.ptp(mesh.points), 1.0):
+            raise MeshError(
+                f"a {tdim}D solve needs the mesh in the first {tdim} coordinates; the other "
+                f"coordinates vary (the mesh is not flat in the {'xy'[:tdim]} {'plane' if tdim == 2 else 'axis'})"
+            )
         pts = mesh.points[:, :tdim]
         if curved:
             used = np.unique(cells)
@@ -160,8 +166,12 @@ class FEMesh:
         return skfem.Basis(self.skmesh, e, intorder=intorder or self.intorder(order))
 
     def intorder(self, order: int) -> int:
-        """Quadrature order for Lagrange ``order``: exact mass matrices on straight cells."""
-        return 2 * order
+        """Quadrature order for Lagrange ``order``: exact mass matrices on straight cells.
+
+        At least the nodal basis's (2 on quadratic meshes), so that quadrature values
+        can be L2-projected onto it (see :mod:`physics.recovery`).
+        """
+        return 2 * max(order, 2 if self.curved else 1)
 
     def facet_basis(self, basis: skfem.CellBasis, group: str) -> skfem.FacetBasis:
         """Facet basis on boundary ``group`` with the element of ``basis``."""
@@ -294,16 +304,16 @@ class FEMesh:
             have[nodes] = True
 
 
-def to_skfem(mesh: Mesh, *, curved: bool | None = None) -> skfem.Mesh:
+def to_skfem(mesh: Mesh, *, curved: bool = False) -> skfem.Mesh:
     """Convert the volume cells of ``mesh`` to a scikit-fem mesh with named boundaries.
 
     Parameters
     ----------
     mesh : a mesh whose highest-dimensional cells are all of one type (line,
         triangle, quad, tetra, hexahedron, or their quadratic variants).
-    curved : quadratic cells (triangle6, quad9, tetra10) give an isoparametric
-        mesh (``MeshTri2``...) unless False; other quadratic cells are reduced to
-        their corners.
+    curved : if True, quadratic cells (triangle6, quad9, tetra10) give an
+        isoparametric mesh (``MeshTri2``...). By default every cell is reduced to
+        its corners (a linear mesh whose vertex i is project node ``node_map(mesh)[i]``).
 
     Returns
     -------

@@ -9,6 +9,7 @@ Modules, one concept each:
 - :mod:`.scene` -- the pyvista scene: colour map and range, side-by-side panes with one
   shared range, scalar bars with units, clipping and slicing, edges;
 - :mod:`.export` -- ``--export png|html`` without a server;
+- :mod:`.ui` -- the page layout (left drawer of controls, the view filling the rest);
 - :mod:`.app` -- the trame application (server-side rendering, no WebGL needed).
 
 Nothing here is imported by ``apps.cli`` until ``surrogate view`` runs, and trame is

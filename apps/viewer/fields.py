@@ -13,8 +13,9 @@ array name     role                written by
 ``NAME_q975``  97.5 % quantile     predictions with uncertainty
 =============  ==================  ==========================================
 
-``NAME`` is called *prediction* when a ``NAME_ref`` sits beside it and *value*
-otherwise. When both exist but no ``NAME_err`` does, the absolute error is computed.
+``NAME`` is called *prediction* when another role of it sits beside it (``NAME_ref``,
+``NAME_std``, ...) and *value* otherwise (a dataset's field). When a prediction and its
+reference exist but no ``NAME_err`` does, the absolute error is computed.
 Point and cell data are both offered (a cell field is keyed ``"NAME (cell)"``); a
 vector or tensor field offers its magnitude and each component.
 """
@@ -110,7 +111,7 @@ def discover(grid) -> dict[str, FieldGroup]:
     for location, data in (("point", grid.point_data), ("cell", grid.cell_data)):
         found: dict[str, dict[str, str]] = {}
         ncomp: dict[str, int] = {}
-        for name in data.keys():
+        for name in list(data):
             arr = np.asarray(data[name])
             if not _visible(name, arr):
                 continue
@@ -118,8 +119,9 @@ def discover(grid) -> dict[str, FieldGroup]:
             found.setdefault(base, {})[role] = name
             ncomp.setdefault(base, 1 if arr.ndim == 1 else arr.shape[1])
         for base, arrays in found.items():
-            if "value" in arrays and "reference" in arrays:
+            if "value" in arrays and len(arrays) > 1:  # NAME beside NAME_ref / _std / ...
                 arrays["prediction"] = arrays.pop("value")
+            if "prediction" in arrays and "reference" in arrays:
                 arrays.setdefault("error", COMPUTED)
             group = FieldGroup(base, location, arrays, ncomp[base])
             out[group.key] = group

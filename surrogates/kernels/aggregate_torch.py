@@ -22,7 +22,7 @@ from typing import Callable
 import torch
 
 from .csr import CSRGraph
-from .sparse_ops import spmm
+from .sparse_ops import sddmm, spmm
 
 CHUNK_EDGES = 1 << 16
 
@@ -74,9 +74,12 @@ def gather_backward(
         w_t = None if w_csr is None else w_csr[graph.perm_t]
         dx = spmm(graph.rowptr_t, graph.col_t, w_t, g)
     if need_w:
-        dw_csr = torch.empty(graph.num_edges, dtype=x.dtype, device=x.device)
-        for _, _, e0, e1 in graph.row_blocks(CHUNK_EDGES):
-            dw_csr[e0:e1] = (g[graph.row[e0:e1]] * x[graph.col[e0:e1]]).sum(-1)
+        if x.dtype in (torch.float32, torch.float64):  # dw_e = g[i] . x[j]: an SDDMM
+            dw_csr = sddmm(graph.rowptr, graph.col, g, x, bool(graph.duplicate_edges))
+        else:
+            dw_csr = torch.empty(graph.num_edges, dtype=x.dtype, device=x.device)
+            for _, _, e0, e1 in graph.row_blocks(CHUNK_EDGES):
+                dw_csr[e0:e1] = (g[graph.row[e0:e1]] * x[graph.col[e0:e1]]).sum(-1)
         dw = _to_original_order(dw_csr, graph)
     return dx, dw
 

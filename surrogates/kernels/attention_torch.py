@@ -5,16 +5,22 @@ Head by head, and block by block of whole rows (:meth:`CSRGraph.row_blocks`, at 
 weighted sum an SpMM (:mod:`~surrogates.kernels.sparse_ops`): no gathered (E, d) rows
 exist, only per-edge vectors of one head's scores for one block. Within a block each
 row's softmax is exact (max, then sum of exponentials); only the per-row log-sum-exp
-(N, H) is kept for backward, which recomputes the scores as FlashAttention does:
+(N, H) is kept for backward, which recomputes the scores as FlashAttention does,
+head by head:
 
-- ``dq`` (and ``dbias``) block by block of destination rows over the CSR;
-- ``dk``, ``dv`` block by block of source rows over the transposed CSR,
+- ``dq`` (and the probabilities ``p`` and score gradients ``ds``) block by block of
+  destination rows over the CSR;
+- ``dk = A_ds^T q`` and ``dv = A_p^T grad`` as SpMMs over the transposed CSR,
 
 so every gradient row is written once, by a reduction in CSR order: bitwise
 reproducible, no scatter. Half-precision inputs are computed in float32.
 
 Rows whose incoming edges all have score -inf (or that have no incoming edge) output 0
 and store ``lse = -inf``.
+
+Memory: besides inputs and outputs, one head's (N, d) slices, per-block vectors of
+scores, and in backward two (E,) vectors (one head's probabilities and score
+gradients, 8 bytes per edge in float32, less than the graph's own indices).
 """
 from __future__ import annotations
 
@@ -23,7 +29,7 @@ import torch
 from .csr import CSRGraph
 from .sparse_ops import sddmm, spmm
 
-CHUNK_EDGES = 1 << 18
+CHUNK_EDGES = 1 << 20  # per-block vectors: a few (C,) floats, ~4 MB each
 
 
 def attention_forward(
@@ -54,11 +60,11 @@ def attention_forward(
             loc = graph.row[e0:e1] - r0
             m = torch.full((r1 - r0,), float("-inf"), dtype=work, device=q.device)
             m.scatter_reduce_(0, loc, s, "amax")
-            m = torch.where(torch.isfinite(m), m, torch.zeros_like(m))
+            m = torch.nan_to_num(m, neginf=0.0)  # rows without a finite score
             p = torch.exp(s - m[loc])
             denom = torch.zeros_like(m).index_add_(0, loc, p)
             acc = spmm(rowptr, col, p, vh)
-            out[r0:r1, hh] = acc / torch.where(denom > 0, denom, torch.ones_like(denom))[:, None]
+            out[r0:r1, hh] = acc / denom.clamp_min(torch.finfo(work).tiny)[:, None]  # 0 / tiny
             lse[r0:r1, hh] = m + torch.log(denom)
     return out.to(q.dtype), lse
 
@@ -91,56 +97,28 @@ def attention_backward(
     # Rows without any finite score have no probability mass: exp(s - inf) = 0.
     lse = torch.where(torch.isfinite(lse), lse, torch.full_like(lse, float("inf"))).to(work)
     rows = [b for b in graph.row_blocks(CHUNK_EDGES) if b[3] > b[2]]
-    sources = [b for b in graph.row_blocks(CHUNK_EDGES, transposed=True) if b[3] > b[2]]
     dup = bool(graph.duplicate_edges)
+    p_all = torch.empty(graph.num_edges, dtype=work, device=q.device)
+    ds_all = torch.empty_like(p_all)
     for hh in range(h):
         qh, kh, vh, gh = (_head(t, hh, work) for t in (q, k, v, grad))
         for r0, r1, e0, e1 in rows:  # dq, dbias: destinations over the CSR
             rowptr, col = graph.rowptr[r0:r1 + 1] - e0, graph.col[e0:e1]
             dst, ids = graph.row[e0:e1], graph.perm[e0:e1]
             s = sddmm(rowptr, col, qh[r0:r1], kh, dup) * scale
-            p, ds = _probs_and_dscores(s, rowptr, col, gh[r0:r1], vh, dst, ids, bias, lse,
-                                       delta, hh, dup)
+            if bias is not None:
+                s = s + bias[ids, hh].to(work)
+            p = torch.exp(s - lse[dst, hh])
+            ds = p * (sddmm(rowptr, col, gh[r0:r1], vh, dup) - delta[dst, hh])
             dq[r0:r1, hh] = spmm(rowptr, col, ds, kh) * scale
-            if dbias is not None:
-                dbias[ids, hh] = ds
-        for j0, j1, t0, t1 in sources:  # dk, dv: sources over the transposed CSR
-            rowptr, col = graph.rowptr_t[j0:j1 + 1] - t0, graph.col_t[t0:t1]
-            ids = graph.perm[graph.perm_t[t0:t1]]
-            s = sddmm(rowptr, col, kh[j0:j1], qh, dup) * scale
-            p, ds = _probs_and_dscores(s, rowptr, col, vh[j0:j1], gh, col, ids, bias, lse,
-                                       delta, hh, dup)
-            dv[j0:j1, hh] = spmm(rowptr, col, p, gh)
-            dk[j0:j1, hh] = spmm(rowptr, col, ds, qh) * scale
+            p_all[e0:e1], ds_all[e0:e1] = p, ds
+        # dk, dv: sources over the transposed CSR, with this head's p and ds (E,)
+        dv[:, hh] = spmm(graph.rowptr_t, graph.col_t, p_all[graph.perm_t], gh)
+        dk[:, hh] = spmm(graph.rowptr_t, graph.col_t, ds_all[graph.perm_t], qh) * scale
+        if dbias is not None:
+            dbias[graph.perm, hh] = ds_all
     cast = (lambda t: t.to(q.dtype)) if work != q.dtype else (lambda t: t)
     return cast(dq), cast(dk), cast(dv), None if dbias is None else cast(dbias)
-
-
-def _probs_and_dscores(
-    s: torch.Tensor,
-    rowptr: torch.Tensor,
-    col: torch.Tensor,
-    a: torch.Tensor,
-    b: torch.Tensor,
-    dst: torch.Tensor,
-    ids: torch.Tensor,
-    bias: torch.Tensor | None,
-    lse: torch.Tensor,
-    delta: torch.Tensor,
-    hh: int,
-    duplicates: bool,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Probabilities ``p`` and score gradients ``ds`` of one block's edges, one head.
-
-    ``s`` (C,) scaled scores without bias; ``a . b[col]`` over the pattern gives
-    ``dp = grad_i . v_j``; ``dst`` (C,) destination and ``ids`` (C,) original id of
-    each edge.
-    """
-    if bias is not None:
-        s = s + bias[ids, hh].to(s.dtype)
-    p = torch.exp(s - lse[dst, hh])
-    ds = p * (sddmm(rowptr, col, a, b, duplicates) - delta[dst, hh])
-    return p, ds
 
 
 def _head(t: torch.Tensor, hh: int, work: torch.dtype) -> torch.Tensor:

@@ -188,28 +188,23 @@ class CSRGraph:
         out[1, self.perm] = self.row
         return out
 
-    def row_blocks(
-        self, max_edges: int, transposed: bool = False
-    ) -> Iterator[tuple[int, int, int, int]]:
-        """Split the rows into consecutive blocks of bounded edge count.
+    def row_blocks(self, max_edges: int) -> Iterator[tuple[int, int, int, int]]:
+        """Split the destination rows into consecutive blocks of bounded edge count.
 
         Parameters
         ----------
         max_edges : int
-            Upper bound on the edges of a block; a single row with more edges forms a
-            block of its own.
-        transposed : bool
-            False: destination rows of the CSR (``rowptr``); True: source rows of the
-            transposed CSR (``rowptr_t``).
+            Upper bound on the edges of a block; a single row with more incoming
+            edges forms a block of its own.
 
         Yields
         ------
         tuple of int
-            ``(r0, r1, e0, e1)``: rows ``r0:r1`` own exactly positions ``e0:e1``.
+            ``(r0, r1, e0, e1)``: rows ``r0:r1`` own exactly CSR positions ``e0:e1``.
         """
         if max_edges < 1:
             raise ValueError(f"max_edges must be >= 1, got {max_edges}")
-        rowptr = (self.rowptr_t if transposed else self.rowptr).cpu()
+        rowptr = self.rowptr.cpu()
         n = self.num_nodes
         r0 = 0
         while r0 < n:

@@ -42,6 +42,8 @@ class GPConfig(BaseModel):
     jitter : first diagonal jitter tried (relative to the mean diagonal) when a
         Cholesky factorisation fails; it grows x10 up to ``max_jitter``.
     max_jitter : largest relative jitter before a clear error is raised.
+    threads : torch intra-op threads while fitting and predicting (restored after);
+        None: 1 per 1,000 training points (small GPs run fastest on one thread).
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -54,6 +56,7 @@ class GPConfig(BaseModel):
     lengthscale_init: tuple[float, float] = (0.3, 10.0)
     jitter: float = Field(1e-9, gt=0)
     max_jitter: float = Field(1e-4, gt=0)
+    threads: int | None = Field(None, ge=1)
 
 
 class MMGPConfig(SurrogateConfig):
@@ -65,6 +68,12 @@ class MMGPConfig(SurrogateConfig):
         loop matching + harmonic extension onto the median training sample for
         meshes with holes), ``"tutte"``, ``"floater"`` (mean-value weights) or
         ``"harmonic"`` (loop matching, any number of loops).
+    landmarks : ``"auto"`` (with disk mappings, keep the nodes shared by two named
+        boundary groups, e.g. the corners of a plate, at fixed angles on the circle
+        when the support mesh has at least 2 of them; see :mod:`.landmarks`),
+        ``"corners"`` (require them) or ``"none"`` (plain arc length from the node of
+        smallest x, as the MMGP paper). With landmarks, predictions need meshes that
+        carry the same named boundary groups.
     support : index of the training sample (in dataset order) whose morphed mesh is
         the common support; None: the sample of median node count.
     n_modes_geometry : maximum number of POD modes of the geometry (the physical
@@ -87,6 +96,7 @@ class MMGPConfig(SurrogateConfig):
     """
 
     morphing: Literal["auto", "tutte", "floater", "harmonic"] = "auto"
+    landmarks: Literal["auto", "corners", "none"] = "auto"
     support: int | None = Field(None, ge=0)
     n_modes_geometry: int = Field(12, ge=1)
     rtol_geometry: float | None = Field(None, gt=0)

@@ -32,6 +32,9 @@ from mesh.morphing import MorphResult, morph
 from mesh.transfer import interpolation_matrix
 
 from ..errors import InputError, ModelFormatError, SurrogateError
+from .landmarks import boundary_group_nodes, corner_landmarks, landmark_disk_mapping
+
+_WEIGHTS = {"tutte": "uniform", "floater": "mean_value"}
 
 
 def volume_mesh(mesh: Mesh, points: np.ndarray | None = None) -> Mesh:
@@ -109,12 +112,15 @@ class CommonSupport:
     method : ``"tutte"``, ``"floater"`` or ``"harmonic"``.
     n_loops : number of boundary loops of every training mesh.
     reference : the reference mesh (physical frame) of ``"harmonic"``; None otherwise.
+    landmarks : for disk mappings with landmarks (:mod:`.landmarks`): landmark key
+        (``"bottom+left"``) -> normalised arc length on the circle; None without.
     """
 
     mesh: Mesh
     method: str
     n_loops: int
     reference: Mesh | None = None
+    landmarks: dict[str, float] | None = None
     _mass: dict[int, sp.csr_matrix] = field(default_factory=dict, repr=False)
 
     @property
@@ -122,8 +128,13 @@ class CommonSupport:
         """Number of support nodes n_s."""
         return self.mesh.n_points
 
+    @property
+    def landmark_groups(self) -> list[str]:
+        """Boundary groups whose shared nodes are the landmarks (empty without landmarks)."""
+        return sorted({g for k in (self.landmarks or {}) for g in k.split("+")})
+
     @classmethod
-    def build(cls, template: Mesh, method: str) -> "CommonSupport":
+    def build(cls, template: Mesh, method: str, landmarks: str = "none") -> "CommonSupport":
         """The support made from one training mesh.
 
         Parameters
@@ -131,11 +142,16 @@ class CommonSupport:
         template : the (median) training mesh, 2D.
         method : ``"auto"``, ``"tutte"``, ``"floater"`` or ``"harmonic"``; ``"auto"`` is
             Tutte for one boundary loop and harmonic otherwise.
+        landmarks : ``"none"``, ``"corners"`` (disk mapping with the nodes shared by named
+            boundary groups kept at the template's angles; an error without them) or
+            ``"auto"`` (corners when the template has at least 2 of them and the mapping
+            is a disk mapping).
 
         Raises
         ------
         SurrogateError
-            A disk mapping asked for meshes with holes.
+            A disk mapping asked for meshes with holes, or corners asked for without
+            named boundary groups.
         """
         n_loops = count_loops(template)
         if method == "auto":
@@ -146,7 +162,20 @@ class CommonSupport:
                                  "morphing='harmonic' (or 'auto')")
         base = volume_mesh(template, planar_points(template))
         if method == "harmonic":
+            if landmarks == "corners":
+                raise SurrogateError("landmarks='corners' works with disk mappings (tutte, floater), "
+                                     "not with morphing='harmonic'")
             return cls(base, method, n_loops, reference=base)
+        if landmarks != "none":
+            loop = boundary_loops(base)[0]
+            groups = boundary_group_nodes(template, loop)
+            if len(corner_landmarks(groups, loop)) >= 2:
+                res, targets = landmark_disk_mapping(base, groups, None, weights=_WEIGHTS[method])
+                return cls(volume_mesh(base, res.points), method, n_loops, landmarks=targets)
+            if landmarks == "corners":
+                raise SurrogateError(
+                    f"landmarks='corners' needs at least 2 nodes shared by named boundary groups; the "
+                    f"support mesh has boundary groups {', '.join(groups) or 'none'}")
         res = morph(base, method=method)
         return cls(volume_mesh(base, res.points), method, n_loops)
 
@@ -166,16 +195,23 @@ class CommonSupport:
         Raises
         ------
         InputError
-            For another topology than the training meshes, or a morph that fails.
+            For another topology than the training meshes, a mesh without the landmark
+            groups of the support, or a morph that fails.
         """
         self.check_topology(mesh)
         vol = volume_mesh(mesh, planar_points(mesh))
         try:
             if self.method == "harmonic":
                 return morph(vol, self.reference, method="harmonic")
+            if self.landmarks:
+                loop = boundary_loops(vol)[0]
+                groups = boundary_group_nodes(mesh, loop, self.landmark_groups)
+                return landmark_disk_mapping(vol, groups, self.landmarks, weights=_WEIGHTS[self.method])[0]
             return morph(vol, method=self.method)
         except MorphingError as exc:
-            raise InputError(f"the mesh cannot be morphed onto the common support: {exc}") from None
+            hint = (f" (the model keeps the corners of the boundary groups {', '.join(self.landmark_groups)} "
+                    "in place: the mesh needs these named groups)" if self.landmarks else "")
+            raise InputError(f"the mesh cannot be morphed onto the common support: {exc}{hint}") from None
 
     def morph_and_transfer(self, mesh: Mesh, *, back: bool = True) -> MorphedMesh:
         """Morph ``mesh`` and build its transfer operators to (and from) the support.
@@ -190,15 +226,24 @@ class CommonSupport:
         MorphedMesh
         """
         res = self.morph(mesh)
+        to, bk = self.operators(res, back=back)
+        return MorphedMesh(planar_points(mesh), res.points, to, bk, int(res.inversions.count))
+
+    def operators(self, res: MorphResult, *, back: bool = True) -> tuple[sp.csr_matrix, sp.csr_matrix | None]:
+        """Transfer operators of a morphed mesh: (to support (n_s, N), back (N, n_s) or None).
+
+        Warns
+        -----
+        UserWarning
+            When the morph inverted cells (the transfer is approximate there).
+        """
         if res.inversions.count:
             warnings.warn(f"morphing onto the common support inverted {res.inversions.count} cell(s) "
-                          f"of a mesh of {mesh.n_points} nodes; its transfer is approximate there",
+                          f"of a mesh of {res.mesh.n_points} nodes; its transfer is approximate there",
                           stacklevel=3)
         to = interpolation_matrix(res.mesh, self.mesh.points, outside="clamp")
         bk = interpolation_matrix(self.mesh, res.points, outside="clamp") if back else None
-        return MorphedMesh(res.mesh.points if mesh.dim == 2 else planar_points(mesh) * 0 + res.points,
-                           res.points, to, bk, int(res.inversions.count)) if False else MorphedMesh(
-            planar_points(mesh), res.points, to, bk, int(res.inversions.count))
+        return to, bk
 
     def mass(self, n_components: int = 1) -> sp.csr_matrix:
         """Consistent P1 mass matrix of the support for ``n_components``-vector fields.
@@ -216,7 +261,8 @@ class CommonSupport:
     def state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         """(meta, arrays) of the support for the model folder."""
         meta, arrays = mesh_arrays("support", self.mesh)
-        meta = {"method": self.method, "n_loops": self.n_loops, "support": meta}
+        meta = {"method": self.method, "n_loops": self.n_loops, "support": meta,
+                "landmarks": self.landmarks}
         return meta, arrays
 
     @classmethod
@@ -227,7 +273,9 @@ class CommonSupport:
             mesh = mesh_from_arrays("support", meta["support"], arrays)
         except (KeyError, TypeError) as exc:
             raise ModelFormatError(f"the common support of the model is incomplete: missing {exc}") from None
-        return cls(mesh, method, n_loops, reference=mesh if method == "harmonic" else None)
+        landmarks = meta.get("landmarks")
+        return cls(mesh, method, n_loops, reference=mesh if method == "harmonic" else None,
+                   landmarks={str(k): float(v) for k, v in landmarks.items()} if landmarks else None)
 
 
 def flatten(values: np.ndarray) -> np.ndarray:

@@ -54,22 +54,3 @@ def test_plaid_import_export_through_the_cli(shared_data, tmp_path):
     assert (tmp_path / "p" / "infos.yaml").exists()
     r = runner.invoke(app, ["data", "export", str(tmp_path / "cars"), "--format", "nope", "--out", str(tmp_path / "q")])
     assert r.exit_code == 1 and "unknown export format 'nope'" in r.output
-
-
-def test_demo_writes_dataset_graphs_and_picture(tmp_path):
-    from apps.demo import run_demo
-
-    out = run_demo(tmp_path / "demo")
-    assert out["samples"] == 6
-    vtus = sorted((tmp_path / "demo" / "graphs").glob("*.vtu"))
-    assert len(vtus) == 6
-    from mesh.io import read
-
-    m = read(vtus[0])
-    assert {"pressure", "degree", "boundary"} <= set(m.point_data)
-    import numpy as np
-    from PIL import Image
-
-    img = np.asarray(Image.open(tmp_path / "demo" / "car_pressure.png").convert("RGB")).reshape(-1, 3)
-    coloured = img[(img.max(1) - img.min(1)) > 60]  # saturated pixels: the colour map, not grey/white
-    assert len(coloured) > 5000 and len(np.unique(coloured // 16, axis=0)) > 20

@@ -29,7 +29,7 @@ def test_hand_values_on_four_node_graph(four_node_graph):
 
 @pytest.mark.parametrize("reduce", REDUCES)
 @pytest.mark.parametrize("weighted", [False, True])
-@settings(max_examples=15, deadline=None)
+@settings(max_examples=10, deadline=None)
 @given(data=st.data(), f=st.integers(1, 5))
 def test_gather_matches_pyg_scatter(data, ref, reduce, weighted, f):
     edge_index, n = data.draw(ref.graphs())
@@ -49,7 +49,7 @@ def test_gather_matches_pyg_scatter(data, ref, reduce, weighted, f):
 
 
 @pytest.mark.parametrize("reduce", REDUCES)
-@settings(max_examples=15, deadline=None)
+@settings(max_examples=10, deadline=None)
 @given(data=st.data(), f=st.integers(1, 5))
 def test_messages_match_pyg_scatter(data, ref, reduce, f):
     edge_index, n = data.draw(ref.graphs())
@@ -124,11 +124,19 @@ def test_float32_and_bfloat16(four_node_graph, ref):
     edge_index, g = four_node_graph
     x = ref.randn(8, 5, 4, dtype=torch.float32)
     torch.testing.assert_close(aggregate(x, g, "mean"), ref.aggregate(x, edge_index, "mean"))
-    xb = x.to(torch.bfloat16)
-    out = aggregate(xb, g, "sum")
+    x.requires_grad_()
+    w = ref.randn(9, 6, dtype=torch.float32).requires_grad_()
+    xb, wb = (t.detach().to(torch.bfloat16).requires_grad_() for t in (x, w))
+    out = aggregate(xb, g, "sum", wb)
     assert out.dtype == torch.bfloat16
-    expected = ref.aggregate(x, edge_index, "sum")
-    torch.testing.assert_close(out.float(), expected, rtol=2e-2, atol=2e-2)
+    expected = ref.aggregate(x, edge_index, "sum", w)
+    torch.testing.assert_close(out.float(), expected, rtol=2e-2, atol=5e-2)
+    go = ref.randn(10, 5, 4, dtype=torch.float32)
+    got = torch.autograd.grad(out, (xb, wb), go.to(torch.bfloat16))
+    want = torch.autograd.grad(expected, (x, w), go)
+    for a, b in zip(got, want):
+        assert a.dtype == torch.bfloat16
+        torch.testing.assert_close(a.float(), b, rtol=2e-2, atol=5e-2)
 
 
 def test_matches_pyg_message_passing_add(ref):

@@ -29,7 +29,7 @@ def test_edge_index_round_trip(four_node_graph):
     assert torch.equal(g.edge_index(), edge_index)
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=25, deadline=None)
 @given(data=st.data())
 def test_invariants_on_random_graphs(data, ref):
     edge_index, n = data.draw(ref.graphs(max_nodes=15, max_edges=60))
@@ -53,7 +53,7 @@ def test_invariants_on_random_graphs(data, ref):
     assert torch.equal(g.edge_index(), edge_index)
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=25, deadline=None)
 @given(data=st.data(), max_edges=st.integers(1, 9))
 def test_row_blocks_partition_rows_and_edges(data, ref, max_edges):
     edge_index, n = data.draw(ref.graphs(max_nodes=15, max_edges=60))

@@ -50,6 +50,7 @@ def test_unknown_backend_lists_the_valid_ones():
 def test_both_backends_expose_the_same_functions():
     """Compare function names by parsing the Triton modules' source (no triton import)."""
     import ast
+    from pathlib import Path
 
     for kind, names in {
         "aggregate": {"gather_forward", "gather_backward", "messages_forward", "messages_backward"},
@@ -58,7 +59,7 @@ def test_both_backends_expose_the_same_functions():
         torch_ops = dispatch.load_ops(kind, "torch")
         assert names <= set(dir(torch_ops))
         spec = importlib.util.find_spec(f"surrogates.kernels.{kind}_triton")
-        tree = ast.parse(open(spec.origin).read())
+        tree = ast.parse(Path(spec.origin).read_text())
         defined = {n.name for n in tree.body if isinstance(n, ast.FunctionDef)}
         assert names <= defined
 

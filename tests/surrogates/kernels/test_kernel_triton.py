@@ -45,8 +45,8 @@ def test_suite_under_interpreter():
     report = res.stdout[-6000:] + res.stderr[-3000:]
     assert res.returncode == 0, report
     summary = res.stdout.strip().splitlines()[-1]
-    # everything ran except this runner itself
-    assert re.search(r"\d+ passed", summary) and "1 skipped" in summary, report
+    # everything ran except this runner and the compile-only checks
+    assert re.search(r"\d+ passed", summary) and f"{1 + len(_AOT)} skipped" in summary, report
 
 
 def _hub_graph(seed: int = 0) -> tuple[torch.Tensor, int]:
@@ -73,8 +73,10 @@ def _assert_all_close(got, want, **tol):
 
 @in_child
 @pytest.mark.parametrize("reduce", REDUCES)
-@pytest.mark.parametrize("weighted", [False, True])
-@pytest.mark.parametrize("deterministic", [True, False])
+@pytest.mark.parametrize(
+    "weighted, deterministic", [(False, True), (True, True), (True, False)],
+    ids=["plain", "weighted", "weighted-atomic"],
+)
 def test_aggregate_matches_pyg(ref, reduce, weighted, deterministic):
     edge_index, n = _hub_graph()
     e, f = edge_index.shape[1], 70  # two feature blocks of 64
@@ -105,8 +107,10 @@ def test_messages_match_pyg(ref, reduce):
 
 
 @in_child
-@pytest.mark.parametrize("deterministic", [True, False])
-@pytest.mark.parametrize("with_bias", [False, True])
+@pytest.mark.parametrize(
+    "deterministic, with_bias", [(True, False), (True, True), (False, True)],
+    ids=["plain", "bias", "bias-atomic"],
+)
 def test_attention_matches_pyg(ref, deterministic, with_bias):
     edge_index, n = _hub_graph(2)
     h, d = 2, 20  # BLOCK_D = 32 > d: masked feature lanes
@@ -124,7 +128,7 @@ def test_attention_matches_pyg(ref, deterministic, with_bias):
 
 
 @in_child
-@settings(max_examples=6, deadline=None)
+@settings(max_examples=5, deadline=None)
 @given(data=st.data(), reduce=st.sampled_from(REDUCES), f=st.integers(1, 4))
 def test_aggregate_random_graphs_match_torch_backend(data, ref, reduce, f):
     edge_index, n = data.draw(ref.graphs(max_nodes=8, max_edges=24))
@@ -142,7 +146,7 @@ def test_aggregate_random_graphs_match_torch_backend(data, ref, reduce, f):
 
 
 @in_child
-@settings(max_examples=6, deadline=None)
+@settings(max_examples=5, deadline=None)
 @given(data=st.data(), h=st.integers(1, 2), d=st.integers(1, 5))
 def test_attention_random_graphs_match_torch_backend(data, ref, h, d):
     edge_index, n = data.draw(ref.graphs(max_nodes=8, max_edges=24))

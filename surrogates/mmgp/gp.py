@@ -1,0 +1,381 @@
+"""Exact Gaussian processes in float64 (gpytorch ARD Matern-5/2 kernels), batched.
+
+MMGP fits one GP per output field, whose POD coefficients (the M columns of its
+target) share one kernel and one noise, and one GP per output scalar (M = 1).
+Columns that share a kernel share the covariance matrix K + s2 I, so one Cholesky
+factor serves all of them; the log marginal likelihood of output b is
+
+    log p(Y_b) = -1/2 tr(Y_b^T (K_b + s2_b I)^-1 Y_b) - M_b/2 log|K_b + s2_b I| - n M_b/2 log 2 pi.
+
+Every output and every random restart is one element of a batch, optimised together
+(the outputs are independent, so the summed loss has the same optima; as BoTorch fits
+batched models). Per output, the restart with the best marginal likelihood is kept.
+
+Covariances are formed densely and factorised by Cholesky for training and
+prediction, so predictive variances are exact at any training size (no CG/Lanczos;
+``gpytorch.settings.max_cholesky_size`` is raised as well). A factorisation that
+fails gets a growing diagonal jitter; past ``max_jitter`` a clear error is raised.
+"""
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import gpytorch
+import numpy as np
+import torch
+
+from ..errors import ModelFormatError, SurrogateError
+from .config import GPConfig
+
+_DTYPE = torch.float64
+_BIG_CHOLESKY = 10**9  # gpytorch switches to CG/Lanczos above max_cholesky_size: never
+
+
+@contextmanager
+def torch_threads(n: int | None) -> Iterator[None]:
+    """Run the block with ``n`` torch intra-op threads (None: unchanged), restoring the count after.
+
+    The GP matrices of MMGP are small (a few hundred rows): one thread is faster than
+    several, and much faster on a busy machine, where OpenMP threads spin-wait.
+    """
+    old = torch.get_num_threads()
+    if n is None or n == old:
+        yield
+        return
+    torch.set_num_threads(max(1, int(n)))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(old)
+
+
+def auto_threads(n_train: int, threads: int | None) -> int:
+    """Intra-op threads for GPs on ``n_train`` points: ``threads``, or 1 per 1,000 points."""
+    if threads is not None:
+        return threads
+    return max(1, min(torch.get_num_threads(), n_train // 1000))
+
+
+def _kernel(n_dims: int, batch: int) -> gpytorch.kernels.ScaleKernel:
+    """A batch of ``batch`` ARD Matern-5/2 kernels with output scales, float64."""
+    base = gpytorch.kernels.MaternKernel(nu=2.5, ard_num_dims=n_dims, batch_shape=torch.Size([batch]))
+    return gpytorch.kernels.ScaleKernel(base, batch_shape=torch.Size([batch])).to(_DTYPE)
+
+
+def _covariance(kernel: gpytorch.kernels.Kernel, a: torch.Tensor, b: torch.Tensor | None = None) -> torch.Tensor:
+    """Dense kernel matrix k(a, b): a (B, n, d), b (B, q, d) -> (B, n, q)."""
+    with gpytorch.settings.max_cholesky_size(_BIG_CHOLESKY), gpytorch.settings.lazily_evaluate_kernels(False):
+        out = kernel(a) if b is None else kernel(a, b)
+        return out.to_dense()
+
+
+def cholesky_with_jitter(k: torch.Tensor, jitter: float, max_jitter: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """Cholesky factors of a batch of SPD matrices, adding jitter where needed.
+
+    Parameters
+    ----------
+    k : (B, n, n) float64 symmetric matrices.
+    jitter, max_jitter : first and largest diagonal jitter, relative to the mean diagonal
+        of each matrix; it grows x10 between tries.
+
+    Returns
+    -------
+    factors : (B, n, n) lower-triangular; the identity where the factorisation failed.
+    ok : (B,) bool, False where it failed even with ``max_jitter`` (or K is not finite).
+    """
+    finite = torch.isfinite(k).flatten(1).all(1)
+    k = torch.where(finite[:, None, None], k, torch.eye(k.shape[-1], dtype=k.dtype))
+    factor, info = torch.linalg.cholesky_ex(k)
+    bad = info > 0
+    scale = k.diagonal(dim1=-2, dim2=-1).mean(-1).abs().clamp_min(1e-300)
+    eye = torch.eye(k.shape[-1], dtype=k.dtype)
+    j = jitter
+    while bool(bad.any()) and j <= max_jitter * (1 + 1e-9):
+        f2, i2 = torch.linalg.cholesky_ex(k + (bad * j * scale)[:, None, None] * eye)
+        factor = torch.where(bad[:, None, None], f2, factor)
+        bad = bad & (i2 > 0)
+        j *= 10.0
+    ok = finite & ~bad
+    return torch.where(ok[:, None, None], factor, eye), ok
+
+
+def _pad_targets(targets: list[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Targets (n, M_b) of each output, zero-padded to (B, n, M_max), and M_b (B,)."""
+    n = targets[0].shape[0]
+    m_max = max(t.shape[1] for t in targets)
+    y = torch.zeros(len(targets), n, m_max, dtype=_DTYPE)
+    for b, t in enumerate(targets):
+        y[b, :, : t.shape[1]] = torch.as_tensor(t, dtype=_DTYPE)
+    return y, torch.tensor([t.shape[1] for t in targets], dtype=_DTYPE)
+
+
+def _check_training_set(x: np.ndarray, targets: list[np.ndarray]) -> None:
+    if x.ndim != 2 or not len(targets):
+        raise SurrogateError(f"GP inputs must be (n, d) with at least one target; got {x.shape}")
+    for b, t in enumerate(targets):
+        if t.ndim != 2 or t.shape[0] != x.shape[0]:
+            raise SurrogateError(f"GP target {b} must have shape ({x.shape[0]}, M); got {t.shape}")
+        if not np.all(np.isfinite(t)):
+            raise SurrogateError(f"GP target {b} has non-finite values")
+    if not np.all(np.isfinite(x)):
+        raise SurrogateError("GP inputs have non-finite values")
+
+
+@dataclass(frozen=True)
+class Hyperparameters:
+    """Kernel and noise hyperparameters of B GPs.
+
+    Attributes
+    ----------
+    lengthscale : (B, d) ARD lengthscales, in units of the (standardised) GP inputs.
+    outputscale : (B,) prior variance of the latent function (target units squared).
+    noise : (B,) likelihood noise variance (target units squared).
+    """
+
+    lengthscale: np.ndarray
+    outputscale: np.ndarray
+    noise: np.ndarray
+
+    def arrays(self, prefix: str) -> dict[str, np.ndarray]:
+        """Named arrays for the model folder."""
+        return {f"{prefix}.lengthscale": self.lengthscale, f"{prefix}.outputscale": self.outputscale,
+                f"{prefix}.noise": self.noise}
+
+    @classmethod
+    def from_arrays(cls, prefix: str, arrays: dict[str, np.ndarray]) -> "Hyperparameters":
+        """Inverse of :meth:`arrays`."""
+        try:
+            return cls(*(np.asarray(arrays[f"{prefix}.{k}"], dtype=np.float64)
+                         for k in ("lengthscale", "outputscale", "noise")))
+        except KeyError as exc:
+            raise ModelFormatError(f"the model folder lacks the array {exc}") from None
+
+
+@dataclass(frozen=True)
+class FitReport:
+    """What the hyperparameter optimisation found.
+
+    Attributes
+    ----------
+    loss : (B,) negative log marginal likelihood per data value of the kept restart.
+    restart_losses : (R, B) the same for every restart (inf where it failed).
+    best_restart : (B,) index of the kept restart.
+    seconds : wall time of the optimisation.
+    """
+
+    loss: np.ndarray
+    restart_losses: np.ndarray
+    best_restart: np.ndarray
+    seconds: float
+
+
+def _initial_values(batch: int, n_dims: int, restart: np.ndarray, cfg: GPConfig,
+                    rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Initial (lengthscale (B, 1, d), outputscale (B,), noise (B, 1)); restart 0 is deterministic."""
+    lo, hi = np.log(cfg.lengthscale_init[0]), np.log(cfg.lengthscale_init[1])
+    ls = np.exp(rng.uniform(lo, hi, (batch, n_dims)))
+    nlo, nhi = np.log(cfg.noise_init[0]), np.log(cfg.noise_init[1])
+    noise = np.exp(rng.uniform(nlo, nhi, batch))
+    scale = np.exp(rng.uniform(np.log(0.5), np.log(2.0), batch))
+    first = restart == 0
+    ls[first] = np.clip(np.sqrt(n_dims), *cfg.lengthscale_init)
+    noise[first] = np.sqrt(cfg.noise_init[0] * cfg.noise_init[1])
+    scale[first] = 1.0
+    noise = np.maximum(noise, 2.0 * cfg.noise_lower_bound)
+    return (torch.as_tensor(ls[:, None, :], dtype=_DTYPE), torch.as_tensor(scale, dtype=_DTYPE),
+            torch.as_tensor(noise[:, None], dtype=_DTYPE))
+
+
+def _nll(kernel, likelihood, x: torch.Tensor, y: torch.Tensor, m: torch.Tensor,
+         cfg: GPConfig) -> tuple[torch.Tensor, torch.Tensor]:
+    """Negative log marginal likelihood per data value of each batch element, and ok flags.
+
+    x (B, n, d), y (B, n, M_max) zero-padded, m (B,) true column counts.
+    """
+    n = x.shape[1]
+    k = _covariance(kernel, x)
+    k = k + likelihood.noise[..., None] * torch.eye(n, dtype=_DTYPE)
+    factor, ok = cholesky_with_jitter(k, cfg.jitter, cfg.max_jitter)
+    alpha = torch.cholesky_solve(y, factor)
+    quad = (y * alpha).sum((-1, -2))
+    logdet = 2.0 * torch.log(factor.diagonal(dim1=-2, dim2=-1)).sum(-1)
+    nll = 0.5 * (quad + m * logdet) / (n * m) + 0.5 * math.log(2 * math.pi)
+    return torch.where(ok, nll, torch.full_like(nll, 1e10)), ok
+
+
+def fit_hyperparameters(x: np.ndarray, targets: list[np.ndarray], cfg: GPConfig,
+                        seed: int = 0) -> tuple[Hyperparameters, FitReport]:
+    """Maximise the marginal likelihood of B GPs on common inputs, with random restarts.
+
+    Parameters
+    ----------
+    x : (n, d) float64 GP inputs (standardised).
+    targets : B arrays (n, M_b) float64, the columns of one output sharing its kernel
+        (standardised).
+    cfg : restarts, optimiser, bounds and initial ranges.
+    seed : seed of the random initial values.
+
+    Returns
+    -------
+    (Hyperparameters of the kept restart of each output, FitReport)
+
+    Raises
+    ------
+    SurrogateError
+        Bad shapes or non-finite data, or no restart of some output could be
+        factorised (even with the largest jitter).
+    """
+    x = np.asarray(x, dtype=np.float64)
+    _check_training_set(x, targets)
+    with torch_threads(auto_threads(x.shape[0], cfg.threads)):
+        return _fit(x, targets, cfg, seed)
+
+
+def _fit(x: np.ndarray, targets: list[np.ndarray], cfg: GPConfig,
+         seed: int) -> tuple[Hyperparameters, FitReport]:
+    """:func:`fit_hyperparameters` without the checks and the thread setting."""
+    t0 = time.perf_counter()
+    n, d = x.shape
+    n_out, r = len(targets), cfg.restarts
+    batch = n_out * r
+    y, m = _pad_targets(targets)
+    yb, mb = y.repeat(r, 1, 1), m.repeat(r)
+    xb = torch.as_tensor(x, dtype=_DTYPE).expand(batch, n, d)
+    restart = np.repeat(np.arange(r), n_out)
+    ls, scale, noise = _initial_values(batch, d, restart, cfg, np.random.default_rng(seed))
+
+    kernel = _kernel(d, batch)
+    likelihood = gpytorch.likelihoods.GaussianLikelihood(
+        batch_shape=torch.Size([batch]),
+        noise_constraint=gpytorch.constraints.GreaterThan(cfg.noise_lower_bound)).to(_DTYPE)
+    kernel.base_kernel.lengthscale = ls
+    kernel.outputscale = scale
+    likelihood.noise = noise
+    params = list(kernel.parameters()) + list(likelihood.parameters())
+
+    def closure() -> torch.Tensor:
+        opt.zero_grad()
+        loss = _nll(kernel, likelihood, xb, yb, mb, cfg)[0].sum()
+        loss.backward()
+        return loss
+
+    if cfg.optimizer == "lbfgs":
+        opt = torch.optim.LBFGS(params, lr=1.0, max_iter=cfg.max_iter, history_size=20,
+                                line_search_fn="strong_wolfe", tolerance_grad=1e-7,
+                                tolerance_change=1e-11)
+        opt.step(closure)
+    else:
+        opt = torch.optim.Adam(params, lr=cfg.lr)
+        for _ in range(cfg.max_iter):
+            closure()
+            opt.step()
+    with torch.no_grad():
+        losses, ok = _nll(kernel, likelihood, xb, yb, mb, cfg)
+        losses = torch.where(ok & torch.isfinite(losses) & (losses < 1e9), losses, torch.inf)
+    per = losses.reshape(r, n_out).numpy()
+    if not np.isfinite(per).any(axis=0).all():
+        b = int(np.flatnonzero(~np.isfinite(per).any(axis=0))[0])
+        raise SurrogateError(f"the GP of output {b} could not be fitted: its covariance is not positive "
+                             f"definite even with a jitter of {cfg.max_jitter:g} in every restart; check "
+                             "for duplicated training samples or raise gp.noise_lower_bound")
+    best = np.argmin(per, axis=0)
+    idx = torch.as_tensor(best * n_out + np.arange(n_out))
+    with torch.no_grad():
+        hyper = Hyperparameters(
+            kernel.base_kernel.lengthscale[idx, 0].numpy().copy(),
+            kernel.outputscale[idx].numpy().copy(),
+            likelihood.noise[idx, 0].numpy().copy())
+    report = FitReport(per[best, np.arange(n_out)], per, best, time.perf_counter() - t0)
+    return hyper, report
+
+
+class Posterior:
+    """Exact posterior of B trained GPs on common training inputs.
+
+    Parameters
+    ----------
+    x : (n, d) float64 training inputs.
+    targets : B arrays (n, M_b) float64 training targets.
+    hyper : hyperparameters of the B GPs.
+    jitter, max_jitter : see :func:`cholesky_with_jitter`.
+
+    Raises
+    ------
+    SurrogateError
+        If a covariance cannot be factorised even with ``max_jitter`` (the message
+        names the output).
+    """
+
+    def __init__(self, x: np.ndarray, targets: list[np.ndarray], hyper: Hyperparameters, *,
+                 jitter: float = 1e-9, max_jitter: float = 1e-4, names: list[str] | None = None,
+                 threads: int | None = None) -> None:
+        x = np.asarray(x, dtype=np.float64)
+        self.threads = auto_threads(x.shape[0], threads)
+        with torch_threads(self.threads):
+            self._factorise(x, targets, hyper, jitter, max_jitter, names)
+
+    def _factorise(self, x: np.ndarray, targets: list[np.ndarray], hyper: Hyperparameters,
+                   jitter: float, max_jitter: float, names: list[str] | None) -> None:
+        _check_training_set(x, targets)
+        n, d = x.shape
+        b = len(targets)
+        if hyper.lengthscale.shape != (b, d) or hyper.outputscale.shape != (b,) or hyper.noise.shape != (b,):
+            raise ModelFormatError(f"GP hyperparameters do not fit {b} outputs of {d} inputs: lengthscale "
+                                   f"{hyper.lengthscale.shape}, outputscale {hyper.outputscale.shape}, "
+                                   f"noise {hyper.noise.shape}")
+        self.n_columns = [t.shape[1] for t in targets]
+        self.hyper = hyper
+        self.kernel = _kernel(d, b).eval()
+        with torch.no_grad():
+            self.kernel.base_kernel.lengthscale = torch.as_tensor(hyper.lengthscale[:, None, :], dtype=_DTYPE)
+            self.kernel.outputscale = torch.as_tensor(hyper.outputscale, dtype=_DTYPE)
+        self.noise = torch.as_tensor(hyper.noise, dtype=_DTYPE)
+        self.x = torch.as_tensor(x, dtype=_DTYPE).expand(b, n, d)
+        y, _ = _pad_targets(targets)
+        with torch.no_grad():
+            k = _covariance(self.kernel, self.x) + self.noise[:, None, None] * torch.eye(n, dtype=_DTYPE)
+            self.factor, ok = cholesky_with_jitter(k, jitter, max_jitter)
+            if not bool(ok.all()):
+                i = int(torch.nonzero(~ok)[0, 0])
+                name = names[i] if names else f"output {i}"
+                raise SurrogateError(
+                    f"the GP covariance of {name} ({n} training points) is not positive definite even "
+                    f"with a relative jitter of {max_jitter:g}: duplicated training samples or a "
+                    "too small noise; raise gp.noise_lower_bound or gp.max_jitter")
+            self.alpha = torch.cholesky_solve(y, self.factor)  # (B, n, M_max)
+        self.outputscale = torch.as_tensor(hyper.outputscale, dtype=_DTYPE)
+
+    def predict(self, x: np.ndarray) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
+        """Posterior at new inputs.
+
+        Parameters
+        ----------
+        x : (q, d) float64 inputs.
+
+        Returns
+        -------
+        means : B arrays (q, M_b), the posterior means.
+        latent_var : (B, q) posterior variance of the latent function (shared by the
+            columns of an output, in target units squared).
+        var : (B, q) predictive variance of a new observation (latent + noise).
+        """
+        xq = torch.as_tensor(np.atleast_2d(np.asarray(x, dtype=np.float64)), dtype=_DTYPE)
+        b, n, d = self.x.shape
+        if xq.shape[1] != d:
+            raise SurrogateError(f"GP inputs must have {d} columns; got {tuple(xq.shape)}")
+        with torch.no_grad(), torch_threads(self.threads):
+            ks = _covariance(self.kernel, xq.expand(b, *xq.shape), self.x)  # (B, q, n)
+            mean = ks @ self.alpha  # (B, q, M_max)
+            v = torch.linalg.solve_triangular(self.factor, ks.transpose(-1, -2), upper=False)
+            latent = (self.outputscale[:, None] - (v * v).sum(-2)).clamp_min(0.0)
+            var = latent + self.noise[:, None]
+        means = [mean[i, :, :m].numpy() for i, m in enumerate(self.n_columns)]
+        return means, latent.numpy(), var.numpy()
+
+
+__all__ = ["FitReport", "Hyperparameters", "Posterior", "auto_threads", "cholesky_with_jitter",
+           "fit_hyperparameters", "torch_threads"]

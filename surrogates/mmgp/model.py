@@ -1,0 +1,395 @@
+"""MMGP: mesh morphing onto a common support + POD + Gaussian processes.
+
+Training (:meth:`MMGP.fit`):
+
+1. the common support is the morphed median training mesh (:mod:`.support`);
+2. every training mesh is morphed the same way; its physical coordinates and output
+   fields are interpolated at the support nodes (:mod:`.snapshots`);
+3. mass-weighted, centred POD of the coordinates (geometry) and of each field
+   (:mod:`.reduction`);
+4. GP inputs: the geometry POD coefficients and the input scalars, standardised;
+   one exact GP per output field (its standardised POD coefficients share the
+   kernel) and one per output scalar, ARD Matern-5/2, random restarts (:mod:`.gp`).
+
+Prediction (:meth:`MMGP.predict`) on any mesh of the training topology: morph it,
+transfer its coordinates to the support and project them, evaluate the GPs, decode
+the fields through the POD and map them back onto the mesh's own nodes; the
+uncertainty comes from the GP posterior of the coefficients, decoded the same way.
+
+Examples
+--------
+>>> import surrogates
+>>> model = surrogates.create("mmgp", n_modes_fields=8)          # doctest: +SKIP
+>>> model.fit(dataset.split("train"))                             # doctest: +SKIP
+>>> pred = model.predict(mesh, {"P": 150.0, "sigma_y": 250.0})    # doctest: +SKIP
+>>> pred.fields["U2"].shape, pred.std["U2"].shape                 # doctest: +SKIP
+((1187,), (1187,))
+"""
+from __future__ import annotations
+
+import logging
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from mesh import Mesh
+from mesh.boundary import planar_points
+from mesh.dataset import Dataset
+
+from ..errors import InputError, ModelFormatError, SurrogateError
+from ..interface import Progress, Surrogate
+from ..prediction import Prediction
+from .config import MMGPConfig
+from .gp import Hyperparameters, Posterior, fit_hyperparameters
+from .reduction import Reduction, fit_reduction
+from .snapshots import check_problem, median_sample, transfer_training_set
+from .support import CommonSupport, flatten
+
+log = logging.getLogger(__name__)
+
+#: version of the arrays and metadata written by :meth:`MMGP.state`
+STATE_VERSION = 1
+_Z975 = 1.959963984540054  # standard normal 97.5 % quantile
+
+
+@dataclass(eq=False)
+class _Trained:
+    """Everything a prediction needs (built by ``fit`` or from a model folder)."""
+
+    support: CommonSupport
+    geometry: Reduction
+    fields: dict[str, Reduction]       # output field -> POD
+    components: dict[str, int]         # output field -> number of components
+    scalars: list[str]                 # output scalar names
+    x_mean: np.ndarray                 # (d,) GP input standardisation
+    x_std: np.ndarray                  # (d,)
+    y_mean: list[np.ndarray]           # per GP output: (M_b,)
+    y_scale: list[np.ndarray]          # per GP output: (M_b,)
+    x_train: np.ndarray                # (n, d) standardised GP inputs
+    y_train: list[np.ndarray]          # per GP output: (n, M_b) standardised targets
+    hyper: Hyperparameters
+    posterior: Posterior
+
+    @property
+    def outputs(self) -> list[str]:
+        """GP outputs in order: the fields, then the scalars."""
+        return [*self.fields, *self.scalars]
+
+
+def _standardise(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Column means and scales (std, 1 for constant columns) of (n, k) values."""
+    mean = values.mean(axis=0)
+    std = values.std(axis=0)
+    return mean, np.where(std > 1e-12 * np.maximum(np.abs(mean), 1e-300), std, 1.0)
+
+
+class MMGP(Surrogate):
+    """Mesh-morphing Gaussian-process surrogate (Casenave, Staber, Roynard, NeurIPS 2023).
+
+    Parameters
+    ----------
+    config : an :class:`~surrogates.mmgp.config.MMGPConfig`, a mapping of its keys, or
+        None; keyword options override it.
+
+    Attributes
+    ----------
+    config : the validated configuration.
+    problem, input_ranges, metrics : see :class:`~surrogates.interface.Surrogate`.
+    """
+
+    family = "mmgp"
+    config_class = MMGPConfig
+    config: MMGPConfig
+
+    def __init__(self, config: MMGPConfig | dict[str, Any] | None = None, **options: Any) -> None:
+        super().__init__(config, **options)
+        self._trained: _Trained | None = None
+
+    # ------------------------------------------------------------------ training
+    def fit(self, dataset: Dataset, *, progress: Progress | None = None,
+            workdir: Path | None = None, resume: bool = False) -> "MMGP":
+        """Train on every sample of ``dataset`` (a few seconds to minutes; no checkpoints).
+
+        Parameters
+        ----------
+        dataset : steady samples on 2D meshes of one topology, nodal output fields.
+        progress : called with (stage, done, total).
+        workdir, resume : unused (MMGP training has no checkpoints).
+
+        Returns
+        -------
+        self
+
+        Raises
+        ------
+        SurrogateError
+            An unsupported problem (time series, cell fields, input fields, < 2 samples),
+            a sample of another topology or that cannot be morphed, or a GP that
+            cannot be fitted.
+        """
+        cfg = self.config
+        t_start = time.perf_counter()
+        check_problem(dataset)
+        self._remember_training_set(dataset)
+        idx = median_sample(dataset) if cfg.support is None else cfg.support
+        if idx >= len(dataset):
+            raise SurrogateError(f"support={idx} but the dataset has {len(dataset)} samples")
+        template = dataset[idx]
+        support = CommonSupport.build(template.mesh, cfg.morphing, cfg.landmarks)
+        snaps = transfer_training_set(dataset, support, progress)
+        if snaps.inversions:
+            warnings.warn(f"{snaps.inversions} of {len(dataset)} training meshes had inverted cells "
+                          f"after morphing ({support.method}); their transfer is approximate",
+                          stacklevel=2)
+
+        t = time.perf_counter()
+        geometry = fit_reduction(snaps.coords, support.mass(2), cfg.n_modes_geometry,
+                                 cfg.rtol_geometry, "the geometry")
+        reductions = {n: fit_reduction(s, support.mass(snaps.components[n]), cfg.modes_of(n),
+                                       cfg.rtol_fields, f"field '{n}'") for n, s in snaps.fields.items()}
+        t_pod = time.perf_counter() - t
+        if progress is not None:
+            progress("POD", 1, 1)
+
+        x = np.hstack([geometry.project(snaps.coords), snaps.inputs])
+        x_mean, x_std = _standardise(x)
+        xs = (x - x_mean) / x_std
+        raw = [reductions[n].project(s) for n, s in snaps.fields.items()]
+        raw += [snaps.scalars[:, [j]] for j in range(snaps.scalars.shape[1])]
+        y_mean, y_scale, targets = [], [], []
+        for y in raw:
+            mean, scale = _standardise(y)
+            if cfg.target_scaling == "field":
+                scale = np.full_like(scale, scale.max())
+            y_mean.append(mean)
+            y_scale.append(scale)
+            targets.append((y - mean) / scale)
+        if progress is not None:
+            progress("GP", 0, 1)
+        names = [*snaps.fields, *self.problem.output_scalars]
+        hyper, report = fit_hyperparameters(xs, targets, cfg.gp, cfg.seed)
+        if progress is not None:
+            progress("GP", 1, 1)
+        posterior = Posterior(xs, targets, hyper, jitter=cfg.gp.jitter, max_jitter=cfg.gp.max_jitter,
+                              names=names, threads=cfg.gp.threads)
+        self._trained = _Trained(support, geometry, reductions, snaps.components,
+                                 list(self.problem.output_scalars), x_mean, x_std, y_mean, y_scale, xs,
+                                 targets, hyper, posterior)
+        self.metrics = {
+            "mesh_dim": int(template.mesh.dim),
+            "n_train": len(dataset),
+            "support_sample": template.id,
+            "support_nodes": support.n_nodes,
+            "morphing": support.method,
+            "landmarks": sorted(support.landmarks or {}),
+            "boundary_loops": support.n_loops,
+            "inverted_morphs": snaps.inversions,
+            "modes_geometry": geometry.n_modes,
+            "modes_fields": {n: r.n_modes for n, r in reductions.items()},
+            "pod_energy_geometry": float(geometry.energy[-1]),
+            "pod_energy_fields": {n: float(r.energy[-1]) for n, r in reductions.items()},
+            "gp": {n: {"nll_per_value": float(report.loss[b]), "noise": float(hyper.noise[b]),
+                       "outputscale": float(hyper.outputscale[b]), "best_restart": int(report.best_restart[b])}
+                   for b, n in enumerate(names)},
+            "time_morph_transfer_s": snaps.seconds,
+            "time_pod_s": t_pod,
+            "time_gp_s": report.seconds,
+            "time_fit_s": time.perf_counter() - t_start,
+        }
+        log.info("MMGP trained on %d samples in %.2f s", len(dataset), self.metrics["time_fit_s"])
+        return self
+
+    # ---------------------------------------------------------------- prediction
+    def predict(self, mesh: Mesh, inputs: dict[str, float] | None = None, *,
+                input_fields: dict[str, np.ndarray] | None = None,
+                steps: int | None = None) -> Prediction:
+        """Predict the output fields and scalars on ``mesh`` (any node count and connectivity).
+
+        Parameters
+        ----------
+        mesh : a 2D mesh with the topology (number of boundary loops) of the training meshes.
+        inputs : input scalar name -> value, in the dataset's units.
+        input_fields, steps : not used by MMGP (must be None).
+
+        Returns
+        -------
+        Prediction on ``mesh``: fields (N,) or (N, c), their std and 2.5/97.5 % quantiles
+        (per ``config.uncertainty``), scalars and their std, and timings per stage (s):
+        ``morph``, ``transfer``, ``geometry``, ``gp``, ``decode``, ``total``.
+
+        Raises
+        ------
+        InputError
+            Missing/unknown/non-finite input, a mesh of another dimension or topology,
+            a mesh that cannot be morphed, or input fields / steps given.
+        SurrogateError
+            The model is not trained, or the prediction is not finite.
+
+        Warns
+        -----
+        UserWarning
+            An input outside the training range (the range is given).
+        """
+        t_start = time.perf_counter()
+        tr = self._require_trained()
+        if input_fields:
+            raise InputError(f"MMGP takes no input fields; got {', '.join(input_fields)}")
+        if steps is not None:
+            raise InputError("MMGP predicts steady fields: steps must be None")
+        values = self.check_inputs(mesh, inputs)
+        timings: dict[str, float] = {}
+
+        t = time.perf_counter()
+        res = tr.support.morph(mesh)
+        timings["morph"] = time.perf_counter() - t
+        t = time.perf_counter()
+        to, back = tr.support.operators(res, back=True)
+        timings["transfer"] = time.perf_counter() - t
+
+        t = time.perf_counter()
+        geo = tr.geometry.project(flatten(to @ planar_points(mesh)))
+        x = np.hstack([geo[0], [values[n] for n in self.problem.scalar_names]])
+        xs = ((x - tr.x_mean) / tr.x_std)[None, :]
+        timings["geometry"] = time.perf_counter() - t
+
+        t = time.perf_counter()
+        means, _, var = tr.posterior.predict(xs)
+        timings["gp"] = time.perf_counter() - t
+
+        t = time.perf_counter()
+        pred = Prediction(mesh, uncertainty=self._uncertainty_label())
+        rng = np.random.default_rng(self.config.seed)
+        for b, name in enumerate(tr.fields):
+            coef = means[b][0] * tr.y_scale[b] + tr.y_mean[b]
+            coef_sd = np.sqrt(var[b, 0]) * tr.y_scale[b]
+            self._decode_field(pred, name, tr.fields[name], tr.components[name], back, coef, coef_sd, rng)
+        for j, name in enumerate(tr.scalars):
+            b = len(tr.fields) + j
+            pred.scalars[name] = float(means[b][0, 0] * tr.y_scale[b][0] + tr.y_mean[b][0])
+            if self.config.uncertainty != "none":
+                pred.scalars_std[name] = float(np.sqrt(var[b, 0]) * tr.y_scale[b][0])
+        timings["decode"] = time.perf_counter() - t
+        timings["total"] = time.perf_counter() - t_start
+        pred.timings = timings
+        return pred.check_finite()
+
+    def _decode_field(self, pred: Prediction, name: str, red: Reduction, n_comp: int,
+                      back: sp.csr_matrix, coef: np.ndarray, coef_sd: np.ndarray,
+                      rng: np.random.Generator) -> None:
+        """Decode one field's coefficients (k,) and their std (k,) onto the mesh nodes."""
+        n_s = back.shape[1]
+        basis, offset = [], []
+        for c in range(n_comp):  # per component: (N, k) decoded modes and (N,) mean on the mesh
+            sl = slice(c * n_s, (c + 1) * n_s)
+            basis.append(np.asarray(back @ red.modes[:, sl].T))
+            offset.append(back @ red.mean[sl])
+        basis_all, offset_all = np.stack(basis, 1), np.stack(offset, 1)  # (N, c, k), (N, c)
+        mean = offset_all + basis_all @ coef
+        shape = (lambda a: a[..., 0]) if n_comp == 1 else (lambda a: a)
+        pred.fields[name] = shape(mean)
+        mode = self.config.uncertainty
+        if mode == "none":
+            return
+        if mode == "gaussian":
+            std = np.sqrt(np.einsum("nck,k->nc", basis_all ** 2, coef_sd ** 2))
+            lower, upper = mean - _Z975 * std, mean + _Z975 * std
+        else:
+            s = self.config.n_samples
+            draws = coef + rng.standard_normal((s, coef.size)) * coef_sd  # (S, k)
+            values = np.einsum("nck,sk->snc", basis_all, draws) + offset_all  # (S, N, c)
+            std = values.std(axis=0, ddof=1)
+            lower, upper = _quantiles(values, 0.025, 0.975)
+        pred.std[name], pred.lower[name], pred.upper[name] = shape(std), shape(lower), shape(upper)
+
+    def _uncertainty_label(self) -> str:
+        mode = self.config.uncertainty
+        if mode == "none":
+            return "none"
+        what = ("GP posterior predictive (exact Cholesky, fitted noise included) of the POD coefficients "
+                "of each field, ")
+        how = (f"{self.config.n_samples} seeded draws decoded through the POD and mapped to the mesh "
+               "(std, empirical 2.5/97.5 % quantiles)" if mode == "samples" else
+               "decoded in closed form through the linear POD decoder and the transfer to the mesh "
+               "(std, mean -+ 1.96 std)")
+        return (what + how + "; scalars: GP predictive std. Excludes the POD truncation and transfer "
+                "errors (the error with a perfect GP)")
+
+    def _require_trained(self) -> _Trained:
+        if self._trained is None or self.problem is None:
+            raise SurrogateError("the MMGP model is not trained: call fit() or load a trained model")
+        return self._trained
+
+    # --------------------------------------------------------------- persistence
+    def state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        """(JSON-able metadata, named float64/int64 arrays) of the trained model."""
+        tr = self._require_trained()
+        support_meta, arrays = tr.support.state()
+        arrays.update(tr.geometry.arrays("geometry"))
+        for n, r in tr.fields.items():
+            arrays.update(r.arrays(f"field.{n}"))
+        arrays.update(tr.hyper.arrays("gp"))
+        arrays.update({"x.mean": tr.x_mean, "x.std": tr.x_std, "x.train": tr.x_train})
+        for b, n in enumerate(tr.outputs):
+            arrays.update({f"y.{n}.mean": tr.y_mean[b], f"y.{n}.scale": tr.y_scale[b],
+                           f"y.{n}.train": tr.y_train[b]})
+        meta = {"version": STATE_VERSION, "support": support_meta, "fields": list(tr.fields),
+                "components": dict(tr.components), "scalars": list(tr.scalars)}
+        return meta, {k: np.ascontiguousarray(v) for k, v in arrays.items()}
+
+    @classmethod
+    def from_state(cls, config: MMGPConfig, meta: dict[str, Any],
+                   arrays: dict[str, np.ndarray]) -> "MMGP":
+        """Rebuild a trained model from :meth:`state` (only a Cholesky factorisation is redone).
+
+        Raises
+        ------
+        ModelFormatError
+            A model written by another MMGP state version, or incomplete arrays.
+        """
+        version = meta.get("version") if isinstance(meta, dict) else None
+        if version != STATE_VERSION:
+            raise ModelFormatError(f"this MMGP model was written in MMGP state version {version}; this "
+                                   f"version reads version {STATE_VERSION}: retrain the model or use a "
+                                   "matching release")
+        try:
+            support = CommonSupport.from_state(meta["support"], arrays)
+            fields = {n: Reduction.from_arrays(f"field.{n}", arrays) for n in meta["fields"]}
+            scalars = list(meta["scalars"])
+            outputs = [*fields, *scalars]
+            y_mean = [np.asarray(arrays[f"y.{n}.mean"]) for n in outputs]
+            y_scale = [np.asarray(arrays[f"y.{n}.scale"]) for n in outputs]
+            y_train = [np.asarray(arrays[f"y.{n}.train"]) for n in outputs]
+            x_mean, x_std, x_train = (np.asarray(arrays[k]) for k in ("x.mean", "x.std", "x.train"))
+            components = {n: int(c) for n, c in meta["components"].items()}
+        except KeyError as exc:
+            raise ModelFormatError(f"the MMGP model folder is incomplete: missing {exc}") from None
+        hyper = Hyperparameters.from_arrays("gp", arrays)
+        posterior = Posterior(x_train, y_train, hyper, jitter=config.gp.jitter,
+                              max_jitter=config.gp.max_jitter, names=outputs, threads=config.gp.threads)
+        model = cls(config)
+        model._trained = _Trained(support, Reduction.from_arrays("geometry", arrays), fields, components,
+                                  scalars, x_mean, x_std, y_mean, y_scale, x_train, y_train, hyper,
+                                  posterior)
+        return model
+
+
+def _quantiles(values: np.ndarray, low: float, high: float) -> tuple[np.ndarray, np.ndarray]:
+    """Empirical quantiles along axis 0 (linear interpolation, as numpy's default), by partition."""
+    s = values.shape[0]
+    out = []
+    pos = [q * (s - 1) for q in (low, high)]
+    kth = sorted({int(np.floor(p)) for p in pos} | {min(int(np.floor(p)) + 1, s - 1) for p in pos})
+    part = np.partition(values, kth, axis=0)
+    for p in pos:
+        i = int(np.floor(p))
+        j = min(i + 1, s - 1)
+        out.append(part[i] + (p - i) * (part[j] - part[i]))
+    return out[0], out[1]
+
+
+__all__ = ["MMGP", "STATE_VERSION"]
