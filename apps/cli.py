@@ -219,5 +219,13 @@ def main() -> None:
     app()
 
 
+@app.callback()
+def _setup() -> None:
+    """Process-wide set-up of every command (the CLI owns process state, not the library)."""
+    from .render import preload_triton
+
+    preload_triton()
+
+
 if __name__ == "__main__":
     main()

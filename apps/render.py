@@ -7,6 +7,19 @@ from pathlib import Path
 import numpy as np
 
 
+def preload_triton() -> None:
+    """Import triton (if installed) before VTK renders off-screen.
+
+    Mesa's EGL and triton both load LLVM: importing triton after an off-screen VTK render
+    crashes the process, and torch imports triton when the first optimizer is built. Any
+    process that renders and later trains must call this first.
+    """
+    try:
+        import triton  # noqa: F401
+    except ImportError:
+        pass
+
+
 def render_field(mesh, field: str, path: Path, *, title: str | None = None,
                  view: tuple[float, float] = (-130.0, 25.0), size: tuple[int, int] = (1000, 520)) -> Path:
     """Render ``mesh`` coloured by point field ``field`` to a PNG; return its path.
@@ -14,6 +27,7 @@ def render_field(mesh, field: str, path: Path, *, title: str | None = None,
     The colour range is the 1-99 % quantile range, so a few extreme nodes do not wash
     out the picture. ``view`` is (azimuth, elevation) in degrees for 3D meshes.
     """
+    preload_triton()
     os.environ.setdefault("VTK_DEFAULT_OPENGL_WINDOW", "vtkEGLRenderWindow")
     import pyvista as pv
 

@@ -16,13 +16,17 @@ subprocess: time is the median wall time (and process CPU time, in the JSON) of
 peak resident set size above the level after setup (CPU: the kernel's high-water mark
 is reset through ``/proc/self/clear_refs`` and read from ``VmHWM``, after returning
 freed heap memory with ``malloc_trim``), or the CUDA allocator's peak above its level
-after setup (GPU). On CUDA, aggregation also reports its achieved memory bandwidth.
+after setup (GPU). On CUDA, aggregation also reports its effective memory bandwidth:
+the bytes a gather-reduce must move at least (E gathered rows of F values, the CSR
+indices, the (N, F) output) over the forward time, and its fraction of the GPU's peak
+DRAM bandwidth when the GPU is in ``PEAK_BANDWIDTH``. ``--threads`` fixes torch's
+intra-op threads (1 gives steadier CPU figures on a shared machine).
 
 Usage::
 
     python benchmarks/bench_kernels.py                       # CPU, 100k nodes, 1M edges
     python benchmarks/bench_kernels.py --device cuda --nodes 300000 --edges 3000000
-    python benchmarks/bench_kernels.py --json bench.json
+    python benchmarks/bench_kernels.py --threads 1 --json bench.json
 """
 from __future__ import annotations
 

@@ -9,6 +9,13 @@ import pytest
 
 os.environ.setdefault("VTK_DEFAULT_OPENGL_WINDOW", "vtkEGLRenderWindow")
 
+# Importing triton after VTK has rendered off-screen through Mesa's EGL crashes the process
+# (both load LLVM); torch imports triton when the first optimizer is built. Load it first.
+try:
+    import triton  # noqa: F401
+except ImportError:
+    pass
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
 

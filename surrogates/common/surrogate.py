@@ -114,9 +114,12 @@ class NeuralSurrogate(Surrogate):
             examples.append(enc.example(s, self.extra_edges))
         task = Task(enc, examples, cfg.noise if enc.transient else 0.0, self.prepare_batch)
         workdir = Path(workdir) if workdir is not None else None
-        if workdir is not None and not resume and info.main:
-            for old in workdir.glob("member-*.ckpt"):
+        if workdir is not None and info.main:
+            for old in workdir.glob(".tmp-member-*"):  # a write cut by a kill -9
                 old.unlink()
+            if not resume:
+                for old in workdir.glob("member-*.ckpt"):
+                    old.unlink()
         fingerprint = {"samples": dataset.ids, "examples": len(task)}
         rows: list[dict[str, Any]] = []
         total = cfg.epochs * cfg.ensemble
