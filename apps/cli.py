@@ -204,8 +204,8 @@ def solve(case: Path = typer.Argument(..., help="Case YAML: mesh, physics, mater
 @handles_errors
 def demo(
     out: Path = typer.Option(Path("runs/demo"), "--out", "-o", help="Where the demo writes its results."),
-    n: int = typer.Option(40, "--n", help="Samples to generate (80 % train, 20 % test)."),
-    n_solve: int = typer.Option(3, "--n-solve", help="New FEM cases solved during validation."),
+    n: int = typer.Option(64, "--n", help="Samples to generate (80 % train, 20 % test)."),
+    n_solve: int = typer.Option(4, "--n-solve", help="New FEM cases solved during validation."),
     workers: int = typer.Option(2, help="Dask worker processes for the FEM solves."),
 ) -> None:
     """The main job on the default problem: generate, train MMGP, predict on a new mesh, validate, report."""

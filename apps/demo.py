@@ -15,8 +15,8 @@ from pathlib import Path
 
 from .console import console
 
-DEFAULT_SAMPLES = 40
-DEFAULT_SOLVE = 3
+DEFAULT_SAMPLES = 64
+DEFAULT_SOLVE = 4
 
 
 def run_demo(out: Path, *, n: int = DEFAULT_SAMPLES, n_solve: int = DEFAULT_SOLVE,

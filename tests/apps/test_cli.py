@@ -54,3 +54,25 @@ def test_plaid_import_export_through_the_cli(shared_data, tmp_path):
     assert (tmp_path / "p" / "infos.yaml").exists()
     r = runner.invoke(app, ["data", "export", str(tmp_path / "cars"), "--format", "nope", "--out", str(tmp_path / "q")])
     assert r.exit_code == 1 and "unknown export format 'nope'" in r.output
+
+
+def test_demo_runs_the_main_job_end_to_end(tmp_path):
+    """The README's main job, small: generate, train MMGP, predict on a new mesh, validate, report."""
+    import json
+
+    import numpy as np
+    from PIL import Image
+
+    r = runner.invoke(app, ["demo", "--out", str(tmp_path), "--n", "6", "--n-solve", "1", "--workers", "0"])
+    assert r.exit_code == 0, r.output
+    from mesh.io import read
+
+    pred = read(tmp_path / "new_plate_prediction.vtu")
+    assert {"von_mises", "von_mises_std", "von_mises_q025", "von_mises_q975"} <= set(pred.point_data)
+    assert np.all(pred.point_data["von_mises_q975"] >= pred.point_data["von_mises_q025"])
+    summary = json.loads((tmp_path / "report" / "summary.json").read_text())
+    assert summary  # metrics of the solved case
+    html = (tmp_path / "report" / "report.html").read_text()
+    assert "parity plot of von_mises" in html and "http://" not in html and "https://" not in html
+    img = np.asarray(Image.open(tmp_path / "new_plate_von_mises.png").convert("RGB")).reshape(-1, 3)
+    assert len(img[(img.max(1) - img.min(1)) > 60]) > 5000  # the coloured plate, not a blank picture
