@@ -33,6 +33,13 @@ def _fail(message: str, code: int = 1) -> None:
     raise typer.Exit(code)
 
 
+def _physics_errors() -> type[Exception]:
+    """The base class of physics' named errors (imported only when an error is handled)."""
+    from physics.errors import PhysicsError
+
+    return PhysicsError
+
+
 def handles_errors(fn: Callable) -> Callable:
     """Report the project's named errors as one clear line and exit 1."""
 
@@ -42,7 +49,8 @@ def handles_errors(fn: Callable) -> Callable:
 
         try:
             return fn(*args, **kwargs)
-        except (DatasetError, MeshError, FileNotFoundError, KeyError, ValueError, OSError) as exc:
+        except (DatasetError, MeshError, FileNotFoundError, KeyError, ValueError, OSError,
+                _physics_errors()) as exc:
             msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
             _fail(msg)
 
@@ -193,11 +201,14 @@ def view(
 
 @app.command()
 @handles_errors
-def solve(case: Path = typer.Argument(..., help="Case YAML: mesh, physics, material, boundary conditions, output.")) -> None:
-    """Solve one FEM case file and write the result (VTU)."""
+def solve(
+    case: Path = typer.Argument(..., help="Case YAML: mesh, physics, material, boundary conditions, output."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Result file (overrides the case's 'output')."),
+) -> None:
+    """Solve one FEM case file (elasticity, heat) and write the result (VTU, or XDMF for transients)."""
     from .solve_command import run_solve
 
-    run_solve(case)
+    run_solve(case, out)
 
 
 @app.command()

@@ -6,9 +6,9 @@ from pathlib import Path
 from .console import console
 
 
-def run_solve(case: Path) -> None:
-    """Solve the case file with :func:`physics.solve` and report where the result is."""
+def run_solve(case: Path, out: Path | None = None) -> None:
+    """Solve the case file with :func:`physics.solve` and print a summary of the result."""
     import physics
 
-    result = physics.solve(case)
-    console.print(result.summary() if hasattr(result, "summary") else repr(result))
+    result = physics.solve(case, output=out)
+    console.print(result.summary())
