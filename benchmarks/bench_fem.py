@@ -31,9 +31,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from mesh.structured import box_tetra  # noqa: E402
-from physics.fast_p1 import tet_gradients, tet_p1_stiffness  # noqa: E402
-from physics.linsolve import DirichletSolver, rigid_body_modes  # noqa: E402
+from mesh.structured import box_tetra
+from physics.fast_p1 import tet_gradients, tet_p1_stiffness
+from physics.linsolve import DirichletSolver, rigid_body_modes
 
 E, NU, RHO, G = 210e9, 0.3, 7850.0, 9.81
 TARGETS = (1e4, 3e4, 1e5, 3e5, 1e6)

@@ -32,7 +32,42 @@ _EXPORTS = {
     "GmshError": "errors",
 }
 
-__all__ = sorted([*_EXPORTS, "forms"])
+__all__ = [
+    "Case",
+    "CaseError",
+    "Convection",
+    "ConvergenceError",
+    "DirichletSolver",
+    "Displacement",
+    "ElasticCase",
+    "FEMResult",
+    "FEMesh",
+    "GmshError",
+    "GroupError",
+    "HeatCase",
+    "HeatFlux",
+    "IllPosedError",
+    "InvertedCellsError",
+    "PhysicsError",
+    "Pressure",
+    "SolveInfo",
+    "Temperature",
+    "Traction",
+    "check_cells",
+    "forms",
+    "gmsh_session",
+    "load_case",
+    "mesh_from_gmsh_model",
+    "project_to_nodes",
+    "solve",
+    "solve_elasticity",
+    "solve_heat",
+    "solve_heat_transient",
+    "to_skfem",
+    "von_mises",
+    "with_fields",
+    "write_result",
+]
 
 
 def __getattr__(name: str) -> Any:

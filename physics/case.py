@@ -43,7 +43,7 @@ import ast
 import math
 import os
 from pathlib import Path
-from typing import Annotated, Any, Literal, Optional, Union
+from typing import Annotated, Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -133,13 +133,13 @@ def expression(text: str, where: str):
         x = np.asarray(x, dtype=float)
         env = {**_FUNCS, **_CONSTS, "t": t, "x": x[:, 0],
                "y": x[:, 1] if x.shape[1] > 1 else 0.0, "z": x[:, 2] if x.shape[1] > 2 else 0.0}
-        return eval(code, {"__builtins__": {}}, env)  # noqa: S307 - AST is whitelisted
+        return eval(code, {"__builtins__": {}}, env)
 
     return f
 
 
 # ----------------------------------------------------------------- schema
-Number = Union[float, str]
+Number = float | str
 
 
 class _Model(BaseModel):
@@ -149,43 +149,43 @@ class _Model(BaseModel):
 class Material(_Model):
     """Material parameters; which ones are required depends on the physics."""
 
-    E: Optional[Number] = None
-    nu: Optional[float] = None
+    E: Number | None = None
+    nu: float | None = None
     thickness: Number = 1.0
     plane: Literal["stress", "strain"] = "stress"
     alpha: Number = 0.0
     T_ref: float = 0.0
-    k: Optional[Number] = None
-    rho: Optional[Number] = None
-    c: Optional[Number] = None
+    k: Number | None = None
+    rho: Number | None = None
+    c: Number | None = None
 
 
 class DisplacementBC(_Model):
     type: Literal["displacement"]
     group: str
-    value: list[Optional[Number]]
+    value: list[Number | None]
 
 
 class TemperatureBC(_Model):
     type: Literal["temperature"]
     group: str
-    value: Union[float, str]
+    value: float | str
 
 
 class ConvectionBC(_Model):
     type: Literal["convection"]
     group: str
     h: Number
-    T_inf: Union[float, str]
+    T_inf: float | str
 
 
 class FluxBC(_Model):
     type: Literal["flux"]
     group: str
-    q: Union[float, str]
+    q: float | str
 
 
-BoundaryCondition = Annotated[Union[DisplacementBC, TemperatureBC, ConvectionBC, FluxBC],
+BoundaryCondition = Annotated[DisplacementBC | TemperatureBC | ConvectionBC | FluxBC,
                               Field(discriminator="type")]
 
 
@@ -208,24 +208,23 @@ class BodyForceLoad(_Model):
 
 class TemperatureFieldLoad(_Model):
     type: Literal["temperature_field"]
-    field: Optional[str] = None
-    value: Optional[float] = None
+    field: str | None = None
+    value: float | None = None
 
 
 class SourceLoad(_Model):
     type: Literal["source"]
-    value: Union[float, str]
+    value: float | str
 
 
-Load = Annotated[Union[PressureLoad, TractionLoad, BodyForceLoad, TemperatureFieldLoad,
-                       SourceLoad], Field(discriminator="type")]
+Load = Annotated[PressureLoad | TractionLoad | BodyForceLoad | TemperatureFieldLoad | SourceLoad, Field(discriminator="type")]
 
 
 class TimeStepping(_Model):
     t_end: Number
     dt: Number
     theta: float = 0.5
-    T0: Union[float, str] = 0.0
+    T0: float | str = 0.0
     save_every: int = 1
 
 
@@ -236,9 +235,9 @@ class SolverOptions(_Model):
 
 
 class MeshOptions(_Model):
-    size: Optional[float] = None
+    size: float | None = None
     size_factor: float = 1.0
-    order: Optional[Literal[1, 2]] = None
+    order: Literal[1, 2] | None = None
 
 
 class Case(_Model):
@@ -251,10 +250,10 @@ class Case(_Model):
     material: Material
     boundary_conditions: list[BoundaryCondition] = []
     loads: list[Load] = []
-    time: Optional[TimeStepping] = None
+    time: TimeStepping | None = None
     solver: SolverOptions = SolverOptions()
     rigid_body_constraint: bool = False
-    output: Optional[str] = None
+    output: str | None = None
 
     @field_validator("mesh")
     @classmethod
@@ -376,7 +375,7 @@ def _mesh_geo(path: Path, opts: MeshOptions) -> Mesh:
             gmsh.model.mesh.generate(dim)
             if opts.order is not None:
                 gmsh.model.mesh.setOrder(opts.order)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - gmsh raises bare Exceptions
             raise CaseError(f"gmsh could not mesh '{path}': {exc}") from None
         return mesh_from_gmsh_model(dim)
 
@@ -497,8 +496,7 @@ def _time_value(v, where):
 
 
 def _solve_heat(c: Case, mesh: Mesh) -> FEMResult:
-    from .heat import (Convection, HeatCase, HeatFlux, Temperature, solve_heat,
-                       solve_heat_transient)
+    from .heat import Convection, HeatCase, HeatFlux, Temperature, solve_heat, solve_heat_transient
 
     m = c.material
     temps, convs, fluxes = [], [], []

@@ -9,8 +9,9 @@ onto the mesh's nodal basis, and von Mises stress. SI units (m, Pa, N, K).
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Literal, Sequence
+from typing import Literal
 
 import numpy as np
 import skfem
@@ -19,8 +20,13 @@ from mesh import Mesh
 
 from .errors import CaseError, IllPosedError
 from .forms import body_force, elasticity, pressure, thermal_load, traction
-from .linsolve import (DirichletSolver, SolveInfo, direct_limit, rigid_body_modes,
-                       solve_with_constraints)
+from .linsolve import (
+    DirichletSolver,
+    SolveInfo,
+    direct_limit,
+    rigid_body_modes,
+    solve_with_constraints,
+)
 from .recovery import project_to_nodes, von_mises
 from .result import FEMResult
 from .skfem_mesh import FEMesh

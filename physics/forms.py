@@ -26,8 +26,18 @@ from skfem import BilinearForm, LinearForm
 from skfem.helpers import ddot, div, dot, grad, transpose
 
 __all__ = [
-    "elasticity", "body_force", "traction", "pressure", "thermal_load", "vector_mass",
-    "conduction", "mass", "capacity", "convection", "source", "projection_rhs",
+    "body_force",
+    "capacity",
+    "conduction",
+    "convection",
+    "elasticity",
+    "mass",
+    "pressure",
+    "projection_rhs",
+    "source",
+    "thermal_load",
+    "traction",
+    "vector_mass",
 ]
 
 

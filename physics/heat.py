@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import inspect
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, Union
 
 import numpy as np
-import skfem
 
 from mesh import Mesh
 
@@ -25,9 +24,9 @@ from .result import FEMResult
 from .skfem_mesh import FEMesh
 
 #: a value constant in time, or a function of t [s]
-TimeFunction = Union[float, Callable[[float], float]]
+TimeFunction = float | Callable[[float], float]
 #: a constant, f(t), or f(x, t) with x (M, dim) [m] returning (M,)
-BoundaryValue = Union[float, Callable[..., object]]
+BoundaryValue = float | Callable[..., object]
 
 
 @dataclass(frozen=True)
@@ -230,7 +229,7 @@ def solve_heat_transient(mesh: Mesh, case: HeatCase, *, t_end: float, dt: float,
     B = M / dt - (1 - theta) * h.K
     s = h.solver(A)
     T = fe.from_nodes(b, np.asarray(T0, float)) if np.ndim(T0) else np.full(b.N, float(T0))
-    n = max(1, int(round(t_end / dt)))
+    n = max(1, round(t_end / dt))
     times, states = [0.0], [fe.to_nodes(b, T)]
     f_old = h.load(0.0)
     for k in range(1, n + 1):

@@ -6,7 +6,7 @@ straight cells, the isoparametric P2/Q2 basis on quadratic cells): find s_h with
 """
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 import numpy as np
 import scipy.sparse.linalg as spla
@@ -17,6 +17,7 @@ from .errors import ConvergenceError
 from .forms import mass, projection_rhs
 from .linsolve import blas_single_thread
 from .skfem_mesh import FEMesh
+
 
 def project_to_nodes(femesh: FEMesh, basis: skfem.CellBasis,
                      values: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:

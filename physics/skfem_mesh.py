@@ -91,7 +91,7 @@ class FEMesh:
     _cells: np.ndarray = field(repr=False, default=None)
 
     @classmethod
-    def from_mesh(cls, mesh: Mesh, *, curved: bool | None = None) -> "FEMesh":
+    def from_mesh(cls, mesh: Mesh, *, curved: bool | None = None) -> FEMesh:
         """Convert ``mesh``; quadratic cells give an isoparametric mesh unless ``curved=False``.
 
         Raises

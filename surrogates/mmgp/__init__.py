@@ -8,4 +8,4 @@ transfer operators), :mod:`.snapshots` (training data on the support),
 from .config import GPConfig, MMGPConfig
 from .model import MMGP
 
-__all__ = ["MMGP", "MMGPConfig", "GPConfig"]
+__all__ = ["MMGP", "GPConfig", "MMGPConfig"]

@@ -146,7 +146,7 @@ class Hyperparameters:
                 f"{prefix}.noise": self.noise}
 
     @classmethod
-    def from_arrays(cls, prefix: str, arrays: dict[str, np.ndarray]) -> "Hyperparameters":
+    def from_arrays(cls, prefix: str, arrays: dict[str, np.ndarray]) -> Hyperparameters:
         """Inverse of :meth:`arrays`."""
         try:
             return cls(*(np.asarray(arrays[f"{prefix}.{k}"], dtype=np.float64)
@@ -393,7 +393,7 @@ class Posterior:
         var : (B, q) predictive variance of a new observation (latent + noise).
         """
         xq = torch.as_tensor(np.atleast_2d(np.asarray(x, dtype=np.float64)), dtype=_DTYPE)
-        b, n, d = self.x.shape
+        b, _, d = self.x.shape
         if xq.shape[1] != d:
             raise SurrogateError(f"GP inputs must have {d} columns; got {tuple(xq.shape)}")
         with torch.no_grad(), torch_threads(self.threads):

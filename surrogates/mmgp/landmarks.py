@@ -20,7 +20,13 @@ import scipy.sparse as sp
 from mesh import Mesh
 from mesh.boundary import boundary_loops, loop_arc_length, planar_points
 from mesh.errors import MorphingError
-from mesh.morphing import MorphResult, dirichlet_solve, inverted_cells, mean_value_weights, uniform_weights
+from mesh.morphing import (
+    MorphResult,
+    dirichlet_solve,
+    inverted_cells,
+    mean_value_weights,
+    uniform_weights,
+)
 from mesh.transfer import simplex_split
 
 

@@ -112,7 +112,7 @@ class MMGP(Surrogate):
 
     # ------------------------------------------------------------------ training
     def fit(self, dataset: Dataset, *, progress: Progress | None = None,
-            workdir: Path | None = None, resume: bool = False) -> "MMGP":
+            workdir: Path | None = None, resume: bool = False) -> MMGP:
         """Train on every sample of ``dataset`` (a few seconds to minutes; no checkpoints).
 
         Parameters
@@ -140,7 +140,7 @@ class MMGP(Surrogate):
         if idx >= len(dataset):
             raise SurrogateError(f"support={idx} but the dataset has {len(dataset)} samples")
         template = dataset[idx]
-        support = CommonSupport.build(template.mesh, cfg.morphing, cfg.landmarks)
+        support = CommonSupport.build(template.mesh, cfg.morphing, cfg.landmarks, cfg.harmonic_steps)
         snaps = transfer_training_set(dataset, support, progress)
         if snaps.inversions:
             warnings.warn(f"{snaps.inversions} of {len(dataset)} training meshes had inverted cells "
@@ -343,7 +343,7 @@ class MMGP(Surrogate):
 
     @classmethod
     def from_state(cls, config: MMGPConfig, meta: dict[str, Any],
-                   arrays: dict[str, np.ndarray]) -> "MMGP":
+                   arrays: dict[str, np.ndarray]) -> MMGP:
         """Rebuild a trained model from :meth:`state` (only a Cholesky factorisation is redone).
 
         Raises

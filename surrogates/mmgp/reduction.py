@@ -50,7 +50,7 @@ class Reduction:
                 f"{prefix}.singular_values": self.singular_values, f"{prefix}.energy": self.energy}
 
     @classmethod
-    def from_arrays(cls, prefix: str, arrays: dict[str, np.ndarray]) -> "Reduction":
+    def from_arrays(cls, prefix: str, arrays: dict[str, np.ndarray]) -> Reduction:
         """Inverse of :meth:`arrays`."""
         try:
             return cls(*(np.asarray(arrays[f"{prefix}.{k}"], dtype=np.float64)

@@ -6,13 +6,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
+from test_skfem_mesh import structured
 
 import physics
 from mesh import CellBlock, Mesh
 from mesh.io import read, write
 from physics.case import expression, load_case, quantity
 from physics.errors import CaseError, GroupError, IllPosedError, InvertedCellsError
-from test_skfem_mesh import structured
 
 REPO = Path(__file__).resolve().parents[2]
 LE1 = REPO / "data" / "cases" / "le1.yaml"

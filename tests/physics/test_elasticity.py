@@ -4,13 +4,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import skfem
+from test_skfem_mesh import structured
 
-from physics.elasticity import (Displacement, ElasticCase, Pressure, Traction,
-                                solve_elasticity)
+from physics.elasticity import Displacement, ElasticCase, Pressure, Traction, solve_elasticity
 from physics.errors import CaseError, GroupError, IllPosedError
 from physics.fast_p1 import tet_p1_stiffness
 from physics.forms import elasticity
-from test_skfem_mesh import structured
 
 E, NU = 200e9, 0.3
 KINDS = ["triangle", "quad", "tetra", "hexahedron"]
@@ -160,8 +159,9 @@ def test_fast_p1_tetra_stiffness_equals_skfem():
 
 def test_iterative_and_direct_agree():
     m = structured("tetra", 4)
-    case = dict(E=E, nu=NU, order=2, displacements=(Displacement("xmin", (0.0, 0.0, 0.0)),),
-                tractions=(Traction("xmax", (0.0, 0.0, -1e6)),))
+    case = {"E": E, "nu": NU, "order": 2,
+            "displacements": (Displacement("xmin", (0.0, 0.0, 0.0)),),
+            "tractions": (Traction("xmax", (0.0, 0.0, -1e6)),)}
     rd = solve_elasticity(m, ElasticCase(**case, solver="direct"))
     ri = solve_elasticity(m, ElasticCase(**case, solver="iterative", rtol=1e-10))
     assert ri.info.method == "iterative" and 0 < ri.info.iterations < 100

@@ -3,18 +3,27 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from test_skfem_mesh import structured
 
 from mesh import CellBlock, Mesh
 from physics.errors import CaseError, GroupError, IllPosedError
-from physics.heat import (Convection, HeatCase, HeatFlux, Temperature, solve_heat,
-                          solve_heat_transient)
-from test_skfem_mesh import structured
+from physics.heat import (
+    Convection,
+    HeatCase,
+    HeatFlux,
+    Temperature,
+    solve_heat,
+    solve_heat_transient,
+)
 
 
 def _bar(n: int) -> Mesh:
+    """[0, 1] in n line cells; its ends are boundary (vertex) groups 'left' and 'right'."""
     x = np.linspace(0.0, 1.0, n + 1)
-    return Mesh(x[:, None], [CellBlock("line", np.c_[np.arange(n), np.arange(1, n + 1)])],
-                point_sets={"left": [0], "right": [n]})
+    none = np.zeros(0, np.int64)
+    return Mesh(x[:, None], [CellBlock("line", np.c_[np.arange(n), np.arange(1, n + 1)]),
+                             CellBlock("vertex", np.array([[0], [n]]))],
+                cell_sets={"left": [none, np.array([0])], "right": [none, np.array([1])]})
 
 
 @pytest.mark.parametrize("order", [1, 2])

@@ -6,10 +6,10 @@ import sys
 
 import numpy as np
 import pytest
+from test_skfem_mesh import _disk, structured
 
 from physics.recovery import project_to_nodes, von_mises
 from physics.skfem_mesh import FEMesh
-from test_skfem_mesh import _disk, structured
 
 
 @pytest.mark.parametrize("kind,order", [("triangle", 1), ("quad", 2), ("tetra", 2),

@@ -250,3 +250,21 @@ def test_ddp_two_processes_follow_one_process_with_double_batch(tmp_path):
     weights = load_file(str(out / "w.st"))
     for k, v in single.networks[0].state_dict().items():
         torch.testing.assert_close(weights[k], v, atol=1e-5, rtol=1e-4)
+
+
+def test_vector_fields_keep_their_components(tmp_path):
+    from mesh.dataset import DatasetWriter, Sample
+    from mesh.problem import Feature, ProblemDefinition
+    from surrogates.common.synthetic import plate_mesh
+
+    problem = ProblemDefinition(inputs={"P": Feature()}, outputs={"u": Feature(unit="m")})
+    w = DatasetWriter(tmp_path / "vec", "vec", problem)
+    rng = np.random.default_rng(0)
+    for i in range(3):
+        m = plate_mesh(4 + i, 5, rng)
+        w.add(Sample(f"s{i}", m, {"P": 1.0 + i}, {"u": np.stack([m.points[:, 0], -m.points[:, 1]], 1)}))
+    ds = w.finish()
+    model = MeshGraphNet(TINY, epochs=1).fit(ds)
+    assert model.encoder.output_layout.entries == (("u", 2),)
+    pred = model.predict(ds[0].mesh, {"P": 1.5})
+    assert pred.fields["u"].shape == (ds[0].n_points, 2) and pred.scalars == {}

@@ -1,0 +1,224 @@
+"""MMGP (surrogates/mmgp): support, landmarks, POD layout, batched GPs, model.
+
+Tiny data: 8 coarse plate2d samples (two load steps) and 8 coarse holeplate2d samples
+(~250-500 nodes), generated once per session in the pytest base temp folder.
+"""
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+import yaml
+
+import surrogates
+from surrogates import InputError, ModelFormatError, SurrogateError
+from surrogates.mmgp import MMGP, MMGPConfig
+from surrogates.mmgp.config import GPConfig
+from surrogates.mmgp.gp import Hyperparameters, Posterior, fit_hyperparameters
+from surrogates.mmgp.support import CommonSupport, flatten, unflatten
+
+TINY = {"n_modes_geometry": 4, "n_modes_fields": 4, "gp": {"restarts": 2, "max_iter": 40}}
+
+
+def tiny(root, name: str):
+    """8 coarse samples of a bundled recipe (6 train, 2 test), resumed if already made."""
+    from physics.generate import generate
+    from physics.recipes import RECIPES_DIR, load_recipe
+
+    raw = yaml.safe_load((RECIPES_DIR / f"{name}.yaml").read_text())
+    raw["geometry"]["mesh_size"] = 0.12
+    if "load" in raw["physics"]:
+        raw["physics"]["load"]["steps"] = 2
+    return generate(load_recipe(raw), 8, root / f"{name}_tiny", seed=1, workers=0, test_fraction=0.25)
+
+
+def rrmse(ref: np.ndarray, pred: np.ndarray) -> float:
+    return float(np.sqrt(np.mean((ref - pred) ** 2)) / np.abs(ref).max())
+
+
+def inside(sample, dataset):
+    """The sample with its inputs clipped into the training range of ``dataset``."""
+    x = dataset.inputs_array()
+    return dataclasses.replace(sample, inputs={
+        n: float(np.clip(sample.inputs[n], x[:, i].min(), x[:, i].max()))
+        for i, n in enumerate(dataset.problem.scalar_names)})
+
+
+@pytest.fixture(scope="module")
+def plates(tmp_path_factory):
+    return tiny(tmp_path_factory.getbasetemp(), "plate2d")
+
+
+@pytest.fixture(scope="module")
+def model(plates):
+    return MMGP(TINY).fit(plates.split("train"))
+
+
+# ------------------------------------------------------------------------ layout
+def test_flatten_is_blocked_and_matches_the_two_component_mass_matrix(plates):
+    """The known pitfall: the coordinate vector and the 2-component mass matrix must agree."""
+    support = CommonSupport.build(plates[0].mesh, "tutte", "none")
+    xy = support.mesh.points + np.array([2.0, -1.0])
+    v = flatten(xy)
+    np.testing.assert_array_equal(v[: support.n_nodes], xy[:, 0])
+    np.testing.assert_array_equal(unflatten(v, 2), xy)
+    m1, m2 = support.mass(1), support.mass(2)
+    expected = xy[:, 0] @ m1 @ xy[:, 0] + xy[:, 1] @ m1 @ xy[:, 1]
+    assert v @ m2 @ v == pytest.approx(expected, rel=1e-12)
+    interleaved = xy.reshape(-1)
+    assert interleaved @ m2 @ interleaved != pytest.approx(expected, rel=1e-3)
+
+
+def test_support_is_the_morphed_median_mesh_with_corner_landmarks(plates, model):
+    train = plates.split("train")
+    sizes = sorted(e.n_points for e in train.entries)
+    sup = model._trained.support
+    assert sup.n_nodes == sizes[(len(sizes) - 1) // 2]
+    assert np.allclose(np.linalg.norm(sup.mesh.points, axis=1).max(), 1.0)  # the unit disk
+    assert model.metrics["landmarks"] == ["bottom+left", "bottom+right", "left+top", "right+top"]
+    # every corner of every training mesh lands at the support's angle
+    for s in train:
+        res = sup.morph(s.mesh)
+        for key, t in sup.landmarks.items():
+            g1, g2 = key.split("+")
+            node = np.intersect1d(s.mesh.group_nodes(g1), s.mesh.group_nodes(g2))
+            assert np.allclose(res.points[node], [np.cos(2 * np.pi * t), np.sin(2 * np.pi * t)])
+        assert res.inversions.count == 0
+
+
+# ------------------------------------------------------------------------ model
+def test_reproduces_a_training_sample_and_predicts_an_unseen_one(plates, model):
+    train = plates.split("train")
+    s = train[0]
+    p = model.predict(s.mesh, s.inputs)
+    assert rrmse(s.fields["U2"], p.fields["U2"]) < 0.03
+    assert p.scalars["max_U2_top"] == pytest.approx(s.scalars["max_U2_top"], rel=0.05)
+    t = inside(plates.split("test")[0], train)
+    q = model.predict(t.mesh, t.inputs)
+    assert q.fields["U2"].shape == (t.n_points,)
+    assert set(q.timings) == {"morph", "transfer", "geometry", "gp", "decode", "total"}
+    for name in q.fields:
+        assert (q.lower[name] <= q.upper[name]).all() and (q.std[name] >= 0).all()
+    assert "draws decoded through the POD" in q.uncertainty and "Excludes" in q.uncertainty
+
+
+def test_sampled_and_closed_form_uncertainty_agree(plates, model):
+    meta, arrays = model.state()
+    cfg = model.config.model_copy(update={"uncertainty": "gaussian"})
+    exact = MMGP.from_state(cfg, meta, arrays)
+    exact.problem, exact.input_ranges, exact.metrics = model.problem, model.input_ranges, model.metrics
+    t = inside(plates.split("test")[0], plates.split("train"))
+    a, b = model.predict(t.mesh, t.inputs), exact.predict(t.mesh, t.inputs)
+    np.testing.assert_array_equal(a.fields["sig22"], b.fields["sig22"])
+    rel = np.linalg.norm(a.std["sig22"] - b.std["sig22"]) / np.linalg.norm(b.std["sig22"])
+    assert rel < 0.2  # 200 draws: ~5 % sampling error on a std
+    width = np.median(b.upper["sig22"] - b.lower["sig22"])
+    assert np.median(np.abs(a.upper["sig22"] - b.upper["sig22"])) < 0.25 * width
+
+
+def test_other_topology_and_missing_landmark_groups_are_refused(tmp_path_factory, plates, model):
+    holes = tiny(tmp_path_factory.getbasetemp(), "holeplate2d")
+    s = plates[0]
+    with pytest.raises(InputError, match=r"2 boundary loop\(s\) \(1 hole\(s\)\).*1 loop"):
+        model.predict(holes[0].mesh, s.inputs)
+    bare = s.mesh.without_data()
+    bare = dataclasses.replace(bare, cell_sets={}, point_sets={})
+    with pytest.raises(InputError, match="boundary groups.*bottom"):
+        model.predict(bare, s.inputs)
+    with pytest.raises(InputError, match="no input fields"):
+        model.predict(s.mesh, s.inputs, input_fields={"T": np.zeros(s.n_points)})
+
+
+def test_holes_use_loop_matched_morphing(tmp_path_factory):
+    holes = tiny(tmp_path_factory.getbasetemp(), "holeplate2d")
+    train = holes.split("train")
+    m = MMGP(TINY).fit(train)
+    assert m.metrics["morphing"] == "harmonic" and m.metrics["boundary_loops"] == 2
+    assert m.metrics["landmarks"] == []
+    s = train[1]
+    assert rrmse(s.fields["von_mises"], m.predict(s.mesh, s.inputs).fields["von_mises"]) < 0.05
+    t = inside(holes.split("test")[0], train)
+    p = m.predict(t.mesh, t.inputs)
+    assert p.fields["von_mises"].shape == (t.n_points,)
+
+
+def test_state_of_another_version_is_refused(model, tmp_path):
+    path = model.save(tmp_path / "m")
+    doc = yaml.safe_load((path / "model.yaml").read_text())
+    doc["state"]["version"] = 0
+    (path / "model.yaml").write_text(yaml.safe_dump(doc))
+    with pytest.raises(ModelFormatError, match="MMGP state version 0.*retrain"):
+        surrogates.load(path)
+
+
+def test_nan_from_the_gp_is_caught(plates, model, monkeypatch):
+    s = plates.split("train")[0]
+    post = model._trained.posterior
+    real = post.predict
+
+    def broken(x):
+        means, lat, var = real(x)
+        means[0][:] = np.nan
+        return means, lat, var
+
+    monkeypatch.setattr(post, "predict", broken)
+    with pytest.raises(SurrogateError, match="NaN"):
+        model.predict(s.mesh, s.inputs)
+
+
+def test_config_from_yaml_rejects_unknown_keys(tmp_path):
+    path = tmp_path / "mmgp.yaml"
+    path.write_text("n_modes_fields: {U2: 6}\ngp: {restarts: 3}\n")
+    cfg = MMGPConfig.from_yaml(path)
+    assert cfg.modes_of("U2") == 6 and cfg.modes_of("U1") == 12 and cfg.gp.restarts == 3
+    path.write_text("gp: {restart: 3}\n")
+    with pytest.raises(ValueError, match="restart"):
+        MMGPConfig.from_yaml(path)
+    with pytest.raises(ValueError, match="n_modes"):
+        surrogates.create("mmgp", n_modes=4)
+
+
+def test_too_small_or_time_dependent_datasets_are_refused(plates):
+    with pytest.raises(SurrogateError, match="at least 2"):
+        MMGP(TINY).fit(plates.subset(plates.ids[:1]))
+
+
+# ------------------------------------------------------------------------ GPs
+def _toy(n: int, rng: np.random.Generator, noise: float = 0.05):
+    x = rng.uniform(-2.0, 2.0, (n, 2))
+    f = np.sin(1.5 * x[:, 0]) + 0.5 * np.cos(x[:, 1]) * x[:, 0]
+    return x, np.column_stack([f, 0.5 * f]) + noise * rng.standard_normal((n, 2))
+
+
+def test_gp_predictive_intervals_are_calibrated_on_a_synthetic_function():
+    rng = np.random.default_rng(0)
+    x, y = _toy(80, rng)
+    xt, yt = _toy(500, rng)
+    hyper, report = fit_hyperparameters(x, [y, y[:, :1]], GPConfig(restarts=3))
+    assert report.restart_losses.shape == (3, 2)
+    # the noise is found (0.05^2 = 2.5e-3), not driven to the lower bound
+    assert 5e-4 < hyper.noise[1] < 1e-2
+    means, latent, var = Posterior(x, [y, y[:, :1]], hyper).predict(xt)
+    assert (latent <= var).all()
+    z = np.abs(means[0] - yt) / np.sqrt(var[0])[:, None]
+    coverage = float(np.mean(z < 1.959964))
+    assert 0.9 < coverage < 0.99, coverage
+    assert np.sqrt(np.mean((means[0][:, 0] - yt[:, 0]) ** 2)) < 0.1
+
+
+def test_shared_kernel_gp_equals_independent_gps_with_the_same_hyperparameters():
+    rng = np.random.default_rng(1)
+    x, y = _toy(30, rng)
+    h = Hyperparameters(np.array([[0.8, 1.3]]), np.array([1.2]), np.array([1e-2]))
+    both = Posterior(x, [y], h).predict(x[:5])
+    one = Posterior(x, [y[:, 1:]], h).predict(x[:5])
+    np.testing.assert_allclose(both[0][0][:, 1], one[0][0][:, 0], rtol=1e-10)
+    np.testing.assert_allclose(both[2], one[2], rtol=1e-12)
+
+
+def test_singular_covariance_gives_a_clear_error():
+    x = np.zeros((4, 2))  # four identical inputs, zero noise: rank-one covariance
+    h = Hyperparameters(np.ones((1, 2)), np.ones(1), np.zeros(1))
+    with pytest.raises(SurrogateError, match="not positive definite.*noise_lower_bound"):
+        Posterior(x, [np.ones((4, 1))], h, jitter=1e-14, max_jitter=1e-15, names=["U2"])
