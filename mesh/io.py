@@ -180,8 +180,12 @@ def write(mesh: Mesh, path: str | os.PathLike, *, file_format: str | None = None
     if file_format is None and ext not in _meshio_formats():
         raise MeshWriteError(path, f"unknown mesh format '{ext}'")
     path.parent.mkdir(parents=True, exist_ok=True)
+    if file_format is None and ext == ".msh":
+        file_format = "gmsh22"  # meshio would pick ANSYS for .msh
     fmt = (file_format or ext).lstrip(".")
-    if fmt not in _SET_FORMATS:
+    if fmt.startswith("gmsh"):
+        mesh = _gmsh_tags(mesh)
+    elif fmt not in _SET_FORMATS:
         mesh = encode_groups(mesh)
     if mesh.dim == 2 and fmt in _NEEDS_3D:
         mesh = _padded(mesh)
@@ -226,7 +230,7 @@ def _add_vtu_field_data(path: Path, field_data: dict) -> None:
     path.write_bytes(raw[: pos + len(tag)] + block + raw[pos + len(tag):])
 
 
-_SET_FORMATS = {"msh", "gmsh", "med"}
+_SET_FORMATS = {"med"}
 _NEEDS_3D = {"vtu", "vtk", "xdmf", "xmf", "stl", "ply", "obj"}
 GROUP_PREFIX = "group:"
 POINT_GROUP_PREFIX = "pointgroup:"
@@ -237,6 +241,28 @@ def _padded(mesh: Mesh) -> Mesh:
     pts = np.hstack([mesh.points, np.zeros((mesh.n_points, 3 - mesh.dim))])
     return Mesh(pts, mesh.cells, mesh.point_data, mesh.cell_data, mesh.field_data,
                 mesh.point_sets, mesh.cell_sets)
+
+
+def _gmsh_tags(mesh: Mesh) -> Mesh:
+    """Named cell groups as Gmsh physical tags (``gmsh:physical`` cell data + names in field data).
+
+    Gmsh gives a cell one physical tag: a cell in several groups keeps the first one.
+    Point groups cannot be written to Gmsh files and are dropped.
+    """
+    cell_data = {k: v for k, v in mesh.cell_data.items() if not k.startswith("gmsh:")}
+    tags = [np.zeros(len(b), np.int32) for b in mesh.cells]
+    field_data = {k: v for k, v in mesh.field_data.items()
+                  if not (np.asarray(v).size == 2 and np.issubdtype(np.asarray(v).dtype, np.integer))}
+    for tag, (name, per_block) in enumerate(mesh.cell_sets.items(), start=1):
+        dims = {b.info.dim for b, idx in zip(mesh.cells, per_block) if len(idx)}
+        for t, idx in zip(tags, per_block):
+            free = idx[t[idx] == 0]
+            t[free] = tag
+        if dims:
+            field_data[name] = np.array([tag, max(dims)])
+    cell_data["gmsh:physical"] = tags
+    cell_data["gmsh:geometrical"] = [t.copy() for t in tags]
+    return Mesh(mesh.points, mesh.cells, mesh.point_data, cell_data, field_data, {}, {})
 
 
 def encode_groups(mesh: Mesh) -> Mesh:

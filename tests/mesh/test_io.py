@@ -89,11 +89,16 @@ def test_write_read_roundtrip_keeps_data_and_groups(tmp_path, suffix):
     assert equal(back, m)
 
 
-def test_gmsh_roundtrip_keeps_geometry(tmp_path):
+def test_gmsh_roundtrip_keeps_geometry_and_named_groups(tmp_path, shared_data):
     m = _sample_mesh().without_data()
-    back = read(write(Mesh(m.points, m.cells), tmp_path / "m.msh", file_format="gmsh22"))
+    back = read(write(Mesh(m.points, m.cells, cell_sets=m.cell_sets), tmp_path / "m.msh"))
     assert np.allclose(back.points, m.points)
     assert _counts(back) == _counts(m)
+    assert back.group_nodes("bottom").tolist() == [0, 1, 2]
+    dent = read(shared_data / "meshes" / "dent.msh")
+    again = read(write(dent, tmp_path / "dent.msh"))
+    assert set(again.groups) == set(dent.groups)
+    assert all(np.array_equal(dent.group_nodes(g), again.group_nodes(g)) for g in dent.groups)
 
 
 def test_2d_mesh_roundtrip_stays_2d(tmp_path, two_triangles):
