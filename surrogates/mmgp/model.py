@@ -301,9 +301,13 @@ class MMGP(Surrogate):
         else:
             s = self.config.n_samples
             draws = coef + rng.standard_normal((s, coef.size)) * coef_sd  # (S, k)
-            values = np.einsum("nck,sk->snc", basis_all, draws) + offset_all  # (S, N, c)
-            std = values.std(axis=0, ddof=1)
-            lower, upper = _quantiles(values, 0.025, 0.975)
+            flat = basis_all.reshape(-1, coef.size)  # (N c, k)
+            values = flat @ draws.T + offset_all.reshape(-1, 1)  # (N c, S): one draw per column
+            centred = draws - draws.mean(axis=0)
+            cov = centred.T @ centred / (s - 1)  # (k, k); the decoder is linear, so the sample
+            std = np.sqrt(np.maximum(np.sum((flat @ cov) * flat, axis=1), 0.0))  # std of the values
+            std = std.reshape(mean.shape)
+            lower, upper = (q.reshape(mean.shape) for q in _quantiles(values, 0.025, 0.975))
         pred.std[name], pred.lower[name], pred.upper[name] = shape(std), shape(lower), shape(upper)
 
     def _uncertainty_label(self) -> str:
@@ -379,16 +383,16 @@ class MMGP(Surrogate):
 
 
 def _quantiles(values: np.ndarray, low: float, high: float) -> tuple[np.ndarray, np.ndarray]:
-    """Empirical quantiles along axis 0 (linear interpolation, as numpy's default), by partition."""
-    s = values.shape[0]
-    out = []
+    """Empirical quantiles along the last axis (linear interpolation, numpy's default), by partition."""
+    s = values.shape[-1]
     pos = [q * (s - 1) for q in (low, high)]
     kth = sorted({int(np.floor(p)) for p in pos} | {min(int(np.floor(p)) + 1, s - 1) for p in pos})
-    part = np.partition(values, kth, axis=0)
+    part = np.partition(values, kth, axis=-1)
+    out = []
     for p in pos:
         i = int(np.floor(p))
         j = min(i + 1, s - 1)
-        out.append(part[i] + (p - i) * (part[j] - part[i]))
+        out.append(part[..., i] + (p - i) * (part[..., j] - part[..., i]))
     return out[0], out[1]
 
 
