@@ -42,8 +42,6 @@ class GPConfig(BaseModel):
     jitter : first diagonal jitter tried (relative to the mean diagonal) when a
         Cholesky factorisation fails; it grows x10 up to ``max_jitter``.
     max_jitter : largest relative jitter before a clear error is raised.
-    threads : torch intra-op threads while fitting and predicting (restored after);
-        None: 1 per 1,000 training points (small GPs run fastest on one thread).
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -56,7 +54,6 @@ class GPConfig(BaseModel):
     lengthscale_init: tuple[float, float] = (0.3, 10.0)
     jitter: float = Field(1e-9, gt=0)
     max_jitter: float = Field(1e-4, gt=0)
-    threads: int | None = Field(None, ge=1)
 
 
 class MMGPConfig(SurrogateConfig):
@@ -96,6 +93,8 @@ class MMGPConfig(SurrogateConfig):
     n_samples : number of posterior draws for ``uncertainty="samples"``.
     seed : seed of the hyperparameter restarts and of the posterior draws (draws are
         seeded per prediction, so a saved and reloaded model predicts identically).
+    threads : torch and BLAS threads inside ``fit`` and ``predict`` (restored after);
+        None: 1 per 1,000 training samples, at least 1 (see :mod:`.threads`).
     gp : Gaussian-process settings.
     """
 
@@ -111,6 +110,7 @@ class MMGPConfig(SurrogateConfig):
     uncertainty: Literal["samples", "gaussian", "none"] = "samples"
     n_samples: int = Field(200, ge=2)
     seed: int = Field(0, ge=0)
+    threads: int | None = Field(None, ge=1)
     gp: GPConfig = GPConfig()
 
     @model_validator(mode="after")

@@ -20,8 +20,6 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 import gpytorch
@@ -30,34 +28,10 @@ import torch
 
 from ..errors import ModelFormatError, SurrogateError
 from .config import GPConfig
+from .threads import auto_threads, torch_threads
 
 _DTYPE = torch.float64
 _BIG_CHOLESKY = 10**9  # gpytorch switches to CG/Lanczos above max_cholesky_size: never
-
-
-@contextmanager
-def torch_threads(n: int | None) -> Iterator[None]:
-    """Run the block with ``n`` torch intra-op threads (None: unchanged), restoring the count after.
-
-    The GP matrices of MMGP are small (a few hundred rows): one thread is faster than
-    several, and much faster on a busy machine, where OpenMP threads spin-wait.
-    """
-    old = torch.get_num_threads()
-    if n is None or n == old:
-        yield
-        return
-    torch.set_num_threads(max(1, int(n)))
-    try:
-        yield
-    finally:
-        torch.set_num_threads(old)
-
-
-def auto_threads(n_train: int, threads: int | None) -> int:
-    """Intra-op threads for GPs on ``n_train`` points: ``threads``, or 1 per 1,000 points."""
-    if threads is not None:
-        return threads
-    return max(1, min(torch.get_num_threads(), n_train // 1000))
 
 
 def _kernel(n_dims: int, batch: int) -> gpytorch.kernels.ScaleKernel:
@@ -237,7 +211,7 @@ def _nll(kernel, likelihood, x: torch.Tensor, y: torch.Tensor, m: torch.Tensor,
 
 
 def fit_hyperparameters(x: np.ndarray, targets: list[np.ndarray], cfg: GPConfig,
-                        seed: int = 0) -> tuple[Hyperparameters, FitReport]:
+                        seed: int = 0, threads: int | None = None) -> tuple[Hyperparameters, FitReport]:
     """Maximise the marginal likelihood of B GPs on common inputs, with random restarts.
 
     Parameters
@@ -247,6 +221,7 @@ def fit_hyperparameters(x: np.ndarray, targets: list[np.ndarray], cfg: GPConfig,
         (standardised).
     cfg : restarts, optimiser, bounds and initial ranges.
     seed : seed of the random initial values.
+    threads : torch threads (None: 1 per 1,000 training points).
 
     Returns
     -------
@@ -260,7 +235,7 @@ def fit_hyperparameters(x: np.ndarray, targets: list[np.ndarray], cfg: GPConfig,
     """
     x = np.asarray(x, dtype=np.float64)
     _check_training_set(x, targets)
-    with torch_threads(auto_threads(x.shape[0], cfg.threads)):
+    with torch_threads(auto_threads(x.shape[0], threads)):
         return _fit(x, targets, cfg, seed)
 
 
@@ -331,6 +306,8 @@ class Posterior:
     targets : B arrays (n, M_b) float64 training targets.
     hyper : hyperparameters of the B GPs.
     jitter, max_jitter : see :func:`cholesky_with_jitter`.
+    names : output names for messages.
+    threads : torch threads (None: 1 per 1,000 training points).
 
     Raises
     ------
@@ -406,5 +383,4 @@ class Posterior:
         return means, latent.numpy(), var.numpy()
 
 
-__all__ = ["FitReport", "Hyperparameters", "Posterior", "auto_threads", "cholesky_with_jitter",
-           "fit_hyperparameters", "torch_threads"]
+__all__ = ["FitReport", "Hyperparameters", "Posterior", "cholesky_with_jitter", "fit_hyperparameters"]

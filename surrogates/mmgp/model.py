@@ -49,6 +49,7 @@ from .gp import Hyperparameters, Posterior, fit_hyperparameters
 from .reduction import Reduction, fit_reduction
 from .snapshots import check_problem, median_sample, transfer_training_set
 from .support import CommonSupport, flatten
+from .threads import auto_threads, limited_threads
 
 log = logging.getLogger(__name__)
 
@@ -132,6 +133,11 @@ class MMGP(Surrogate):
             a sample of another topology or that cannot be morphed, or a GP that
             cannot be fitted.
         """
+        with limited_threads(auto_threads(len(dataset), self.config.threads)):
+            return self._fit(dataset, progress)
+
+    def _fit(self, dataset: Dataset, progress: Progress | None) -> MMGP:
+        """:meth:`fit` inside the thread limits."""
         cfg = self.config
         t_start = time.perf_counter()
         check_problem(dataset)
@@ -172,11 +178,11 @@ class MMGP(Surrogate):
         if progress is not None:
             progress("GP", 0, 1)
         names = [*snaps.fields, *self.problem.output_scalars]
-        hyper, report = fit_hyperparameters(xs, targets, cfg.gp, cfg.seed)
+        hyper, report = fit_hyperparameters(xs, targets, cfg.gp, cfg.seed, threads=1)
         if progress is not None:
             progress("GP", 1, 1)
         posterior = Posterior(xs, targets, hyper, jitter=cfg.gp.jitter, max_jitter=cfg.gp.max_jitter,
-                              names=names, threads=cfg.gp.threads)
+                              names=names, threads=1)
         self._trained = _Trained(support, geometry, reductions, snaps.components,
                                  list(self.problem.output_scalars), x_mean, x_std, y_mean, y_scale, xs,
                                  targets, hyper, posterior)
@@ -235,8 +241,14 @@ class MMGP(Surrogate):
         UserWarning
             An input outside the training range (the range is given).
         """
-        t_start = time.perf_counter()
         tr = self._require_trained()
+        with limited_threads(auto_threads(tr.x_train.shape[0], self.config.threads)):
+            return self._predict(tr, mesh, inputs, input_fields, steps)
+
+    def _predict(self, tr: _Trained, mesh: Mesh, inputs: dict[str, float] | None,
+                 input_fields: dict[str, np.ndarray] | None, steps: int | None) -> Prediction:
+        """:meth:`predict` inside the thread limits."""
+        t_start = time.perf_counter()
         if input_fields:
             raise InputError(f"MMGP takes no input fields; got {', '.join(input_fields)}")
         if steps is not None:
@@ -374,7 +386,7 @@ class MMGP(Surrogate):
             raise ModelFormatError(f"the MMGP model folder is incomplete: missing {exc}") from None
         hyper = Hyperparameters.from_arrays("gp", arrays)
         posterior = Posterior(x_train, y_train, hyper, jitter=config.gp.jitter,
-                              max_jitter=config.gp.max_jitter, names=outputs, threads=config.gp.threads)
+                              max_jitter=config.gp.max_jitter, names=outputs, threads=1)
         model = cls(config)
         model._trained = _Trained(support, Reduction.from_arrays("geometry", arrays), fields, components,
                                   scalars, x_mean, x_std, y_mean, y_scale, x_train, y_train, hyper,
