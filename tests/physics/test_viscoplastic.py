@@ -1,4 +1,4 @@
-"""Verification of the elasto-viscoplastic solver (physics/constitutive.py, viscoplastic.py).
+"""Verification of the elasto-viscoplastic solver (physics/constitutive.py, viscoplastic/).
 
 Each test compares with an independent reference: closed forms or scipy ODE solutions of
 the uniaxial law, scikit-fem's own linear elasticity, finite differences of the
