@@ -74,11 +74,13 @@ __all__ = [
     "SolverUnavailableError",
     "check_resumable",
     "check_solver_available",
+    "dask_client",
     "generate",
     "moving_source",
     "output_scalars",
     "random_field",
     "run_sample",
+    "run_samples",
     "sample_id",
     "sample_streams",
 ]
@@ -506,7 +508,9 @@ def run_sample(recipe: Recipe, index: int, seed: int) -> SampleOutcome:
 
 # ------------------------------------------------------------------------ pipeline
 @contextlib.contextmanager
-def _dask_client(workers: int | None, scheduler: str | None) -> Iterator[Any]:
+def dask_client(workers: int | None, scheduler: str | None) -> Iterator[Any]:
+    """A Dask client on ``scheduler`` if given, else on a local cluster of ``workers``
+    single-threaded processes (gmsh is not thread-safe); closed on exit."""
     from dask.distributed import Client, LocalCluster
 
     if scheduler is not None:
@@ -529,9 +533,15 @@ def _dask_client(workers: int | None, scheduler: str | None) -> Iterator[Any]:
         cluster.close()
 
 
-def _outcomes(recipe: Recipe, todo: list[int], seed: int, workers: int | None,
-              scheduler: str | None) -> Iterator[SampleOutcome]:
-    """Run the samples of ``todo``; yield each outcome as it completes."""
+def run_samples(recipe: Recipe, todo: list[int], seed: int, workers: int | None,
+                scheduler: str | None, label: str = "generate") -> Iterator[SampleOutcome]:
+    """Mesh and solve samples ``todo`` of ``recipe``; yield each outcome as it completes.
+
+    ``workers=0`` (and no scheduler) runs them in this process, one after the other;
+    otherwise on Dask (see :func:`dask_client`). A task lost with its worker becomes a
+    failed outcome, so one bad sample never stops the others. ``label`` prefixes the
+    Dask task keys (``"generate"``, ``"validate"``).
+    """
     if not todo:
         return
     if workers == 0 and scheduler is None:
@@ -540,9 +550,9 @@ def _outcomes(recipe: Recipe, todo: list[int], seed: int, workers: int | None,
         return
     from dask.distributed import as_completed
 
-    with _dask_client(workers, scheduler) as client:
+    with dask_client(workers, scheduler) as client:
         token = f"{os.getpid()}-{time.time_ns()}"
-        futures = {client.submit(run_sample, recipe, i, seed, key=f"generate-{sample_id(i)}-{token}",
+        futures = {client.submit(run_sample, recipe, i, seed, key=f"{label}-{sample_id(i)}-{token}",
                                  pure=False): i for i in todo}
         for fut in as_completed(futures):
             i = futures.pop(fut)
@@ -699,7 +709,7 @@ def generate(
             progress(SampleOutcome(i, sample_id(i), "skipped"))
     failures: list[SampleFailure] = []
     computed = 0
-    for outcome in _outcomes(recipe, todo, seed, workers, scheduler):
+    for outcome in run_samples(recipe, todo, seed, workers, scheduler):
         if outcome.status == "done":
             try:
                 _write_json(out / PROVENANCE_DIR / f"{outcome.id}.json", outcome.record)

@@ -116,61 +116,18 @@ def held_out_plan(dataset: Dataset, n_solve: int) -> tuple[Any, int, list[int]]:
     return recipe, int(prov["seed"]), list(range(n, n + n_solve))
 
 
-@contextlib.contextmanager
-def dask_client(workers: int | None, scheduler: str | None) -> Iterator[Any]:
-    """A Dask client: on ``scheduler`` if given, else on a local cluster of ``workers``
-    single-threaded processes (gmsh is not thread-safe)."""
-    from dask.distributed import Client, LocalCluster
-
-    if scheduler is not None:
-        client = Client(scheduler)
-        try:
-            yield client
-        finally:
-            client.close()
-        return
-    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                           dashboard_address=":0", scheduler_kwargs={"dashboard": False},
-                           silence_logs=logging.ERROR)
-    try:
-        with Client(cluster) as client:
-            yield client
-    finally:
-        cluster.close()
-
-
 def solve_references(recipe: Any, seed: int, indices: list[int], workers: int | None,
                      scheduler: str | None) -> Iterator[Any]:
     """FEM solves of samples ``indices`` of a recipe; yield each ``SampleOutcome`` as it completes.
 
-    ``workers=0`` (and no scheduler) solves in this process, one after the other.
+    ``workers=0`` (and no scheduler) solves in this process, one after the other;
+    ``workers=None`` uses one worker per CPU (at most one per case).
     """
-    from physics.generate import SampleFailure, SampleOutcome, run_sample, sample_id
-
-    if not indices:
-        return
-    if workers == 0 and scheduler is None:
-        for i in indices:
-            yield run_sample(recipe, i, seed)
-        return
-    from dask.distributed import as_completed
+    from physics.generate import run_samples
 
     if workers is None and scheduler is None:
         workers = max(1, min(len(indices), os.cpu_count() or 1))
-    with dask_client(workers, scheduler) as client:
-        token = f"{os.getpid()}-{time.time_ns()}"
-        futures = {client.submit(run_sample, recipe, i, seed, key=f"validate-{sample_id(i)}-{token}",
-                                 pure=False): i for i in indices}
-        for fut in as_completed(futures):
-            i = futures.pop(fut)
-            try:
-                outcome = fut.result()
-            except Exception as exc:  # noqa: BLE001 -- the task was lost (worker killed, ...)
-                f = SampleFailure(sample_id(i), i, type(exc).__name__, str(exc))
-                outcome = SampleOutcome(i, sample_id(i), "failed", failure=f,
-                                        record={"index": i, "failure": f.summary()})
-            fut.release()
-            yield outcome
+    yield from run_samples(recipe, indices, seed, workers, scheduler, label="validate")
 
 
 # --------------------------------------------------------------------- evaluation
