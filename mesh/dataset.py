@@ -26,6 +26,7 @@ from .core import Mesh
 from .errors import DatasetError, MeshReadError
 from .io import atomic_write, read, read_series, write, write_series
 from .problem import ProblemDefinition
+from .yaml_input import describe_validation_error, read_yaml_mapping
 
 MANIFEST = "dataset.yaml"
 SAMPLES = "samples"
@@ -98,29 +99,13 @@ def _load_manifest(root: Path) -> Manifest:
         raise DatasetError(f"dataset folder '{root}' does not exist")
     if not path.exists():
         raise DatasetError(f"'{root}' is not a dataset: it has no {MANIFEST}")
-    try:
-        raw = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        raise DatasetError(f"'{path}' is not valid YAML: {exc}") from None
-    if not isinstance(raw, dict):
-        raise DatasetError(f"'{path}' must hold a mapping; got {type(raw).__name__}")
+    raw = read_yaml_mapping(path, DatasetError, f"'{path}'")
     try:
         manifest = Manifest.model_validate(raw)
     except ValidationError as exc:
-        raise DatasetError(f"'{path}' is invalid:\n{_pydantic_errors(exc)}") from None
+        raise DatasetError(f"'{path}' is invalid:\n{describe_validation_error(exc)}") from None
     _check_manifest(manifest, path)
     return manifest
-
-
-def _pydantic_errors(exc: ValidationError) -> str:
-    lines = []
-    for e in exc.errors():
-        loc = ".".join(str(x) for x in e["loc"])
-        if e["type"] == "extra_forbidden":
-            lines.append(f"  {loc}: unknown key")
-        else:
-            lines.append(f"  {loc}: {e['msg']}")
-    return "\n".join(lines)
 
 
 def _check_manifest(m: Manifest, path: Path) -> None:

@@ -49,6 +49,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from mesh import Mesh
+from mesh.yaml_input import describe_validation_error, read_yaml_mapping
 
 from .errors import CaseError, GroupError, IllPosedError
 from .result import FEMResult, write_result
@@ -280,28 +281,16 @@ def load_case(case: dict | str | os.PathLike) -> tuple[Case, Path]:
     ------
     CaseError
         Naming every invalid or unknown key with its location, e.g.
-        ``material.E: Field required`` or ``loads.0.valeu: Extra inputs are not permitted``.
+        ``material.E: Field required`` or ``loads.0.valeu: unknown key``.
     """
     base = Path.cwd()
     if not isinstance(case, dict):
-        import yaml
-
         path = Path(case)
-        if not path.exists():
-            raise CaseError(f"case file '{path}' does not exist")
-        try:
-            data = yaml.safe_load(path.read_text())
-        except yaml.YAMLError as exc:
-            raise CaseError(f"case file '{path}' is not valid YAML: {exc}") from None
-        if not isinstance(data, dict):
-            raise CaseError(f"case file '{path}' must hold a mapping; got {type(data).__name__}")
-        base, case = path.resolve().parent, data
+        base, case = path.resolve().parent, read_yaml_mapping(path, CaseError, f"case file '{path}'")
     try:
         parsed = Case.model_validate(case)
     except ValidationError as exc:
-        lines = [f"  {'.'.join(str(p) for p in e['loc']) or '(case)'}: {e['msg']}"
-                 for e in exc.errors()]
-        raise CaseError("invalid case:\n" + "\n".join(lines)) from None
+        raise CaseError("invalid case:\n" + describe_validation_error(exc)) from None
     _check_consistency(parsed)
     return parsed, base
 

@@ -33,10 +33,10 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import numpy as np
-import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
 from mesh.problem import Feature, ProblemDefinition
+from mesh.yaml_input import describe_validation_error, read_yaml_mapping
 
 from .errors import CaseError
 
@@ -730,27 +730,10 @@ def load_recipe(recipe: str | os.PathLike | dict | Recipe) -> Recipe:
     else:
         path = recipe_path(recipe)
         where = f"recipe '{path}'"
-        try:
-            raw = yaml.safe_load(path.read_text())
-        except yaml.YAMLError as exc:
-            raise RecipeError(f"{where} is not valid YAML: {exc}") from None
+        raw = read_yaml_mapping(path, RecipeError, where)
     if not isinstance(raw, dict):
         raise RecipeError(f"{where} must hold a mapping; got {type(raw).__name__}")
     try:
         return Recipe.model_validate(raw)
     except ValidationError as exc:
-        raise RecipeError(f"{where} is invalid:\n{_errors(exc)}") from None
-
-
-def _errors(exc: ValidationError) -> str:
-    lines = []
-    for e in exc.errors():
-        loc = ".".join(str(x) for x in e["loc"])
-        msg = str(e.get("ctx", {}).get("error", e["msg"])) if e["type"] == "value_error" else e["msg"]
-        if e["type"] == "extra_forbidden":
-            lines.append(f"  {loc}: unknown key")
-        elif e["type"] == "union_tag_invalid":
-            lines.append(f"  {loc}: {e['msg']}")
-        else:
-            lines.append(f"  {loc + ': ' if loc else ''}{msg}")
-    return "\n".join(lines)
+        raise RecipeError(f"{where} is invalid:\n{describe_validation_error(exc)}") from None
