@@ -191,12 +191,14 @@ def view(
     export: Optional[str] = typer.Option(None, help="Write a static file instead of serving: png or html."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Output file of --export."),
     open_browser: bool = typer.Option(False, "--open", help="Open the page in the default browser."),
+    step: Optional[int] = typer.Option(None, help="Time step of a series for --export (default: the last; "
+                                                  "negative counts from the end)."),
 ) -> None:
     """Open the web viewer (server-side rendering, no Qt) or export a picture / offline HTML."""
     from .view_command import run_view
 
     run_view(target, port=port, host=host, field=field, export=export, out=out,
-             open_browser=open_browser, sample=sample)
+             open_browser=open_browser, sample=sample, step=step)
 
 
 @app.command()

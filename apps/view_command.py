@@ -19,7 +19,7 @@ DEFAULT_PORT = 8080
 def run_view(target: str | os.PathLike, port: int = DEFAULT_PORT, host: str = "localhost",
              field: str | None = None, export: str | None = None,
              out: str | os.PathLike | None = None, open_browser: bool = False,
-             *, sample: str | None = None) -> Path | None:
+             *, sample: str | None = None, step: int | None = None) -> Path | None:
     """Open the viewer on ``target``, or export one static file of it.
 
     Parameters
@@ -35,6 +35,7 @@ def run_view(target: str | os.PathLike, port: int = DEFAULT_PORT, host: str = "l
         button also saves its PNGs.
     open_browser : open the system's web browser on the URL.
     sample : sample id to export (default: the first, i.e. the worst case of a report).
+    step : time step of a series to export (default: the last; negative counts from the end).
 
     Returns
     -------
@@ -53,7 +54,7 @@ def run_view(target: str | os.PathLike, port: int = DEFAULT_PORT, host: str = "l
 
         if out is None:
             raise ExportError(f"--export {export} needs --out FILE (e.g. --out view.{export})")
-        path = write_export(target, export.lower(), out, field=field, sample=sample)
+        path = write_export(target, export.lower(), out, field=field, sample=sample, step=step)
         print(f"wrote {path}")
         return path
     from .viewer.targets import open_target

@@ -11,7 +11,8 @@ Two sources of reference solutions:
 Each evaluated case is written atomically to ``REPORT_DIR/cases/<id>.vtu`` (point or
 cell data ``NAME`` = prediction, ``NAME_ref``, ``NAME_err`` = prediction - reference,
 ``NAME_std`` when the model gives one) and then ``<id>.json`` (its metrics, timings
-and inputs). The JSON is written last: its presence marks a finished case, so a
+and inputs); a rollout case also gets ``<id>_series.xdmf`` with every state (its VTU
+holds the final state). The JSON is written last: its presence marks a finished case, so a
 killed validation resumes where it stopped.
 """
 from __future__ import annotations
@@ -25,6 +26,7 @@ import time
 import warnings
 import zlib
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -32,9 +34,10 @@ import numpy as np
 
 from mesh import Mesh
 from mesh.dataset import Dataset, Sample
-from mesh.io import atomic_write, write
+from mesh.io import atomic_write, write, write_series
 
 from .metrics import field_case_stats, scalar_case_stats
+from .rollout import final_state_data, rollout_field_stats, series_steps
 
 CASES_DIR = "cases"
 REFERENCES_DIR = "references"
@@ -154,7 +157,7 @@ def _split_blocks(mesh: Mesh, values: np.ndarray) -> list[np.ndarray]:
 
 
 def evaluate_case(model: Any, sample: Sample, *, fem: dict[str, float] | None = None,
-                  source: str = "dataset") -> tuple[Mesh, dict[str, Any]]:
+                  source: str = "dataset") -> tuple[Mesh, dict[str, Any], Series | None]:
     """Predict one case and compare it with its reference.
 
     Parameters
@@ -166,7 +169,10 @@ def evaluate_case(model: Any, sample: Sample, *, fem: dict[str, float] | None = 
 
     Returns
     -------
-    (the mesh to write, with NAME / NAME_ref / NAME_err / NAME_std data, the JSON record).
+    (the mesh to write, with NAME / NAME_ref / NAME_err / NAME_std data, the JSON record,
+    the time series of a rollout case or None). A time-series sample is rolled out from
+    its first state over all its steps (:mod:`.rollout`): the mesh then holds the final
+    state, the series every state, and the record the error curve along the rollout.
     """
     problem = model.problem
     _seed_everything(case_seed(sample.id))
@@ -180,6 +186,9 @@ def evaluate_case(model: Any, sample: Sample, *, fem: dict[str, float] | None = 
     cell_data: dict[str, list[np.ndarray]] = {}
     fields: dict[str, Any] = {}
     centroids = None
+    rollout = sample.times is not None
+    history: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray | None]] = {}
+    curves: dict[str, list[float]] = {}
     for name in problem.outputs:
         ref = np.asarray(sample.fields[name], float)
         if name not in pred.fields:
@@ -190,9 +199,18 @@ def evaluate_case(model: Any, sample: Sample, *, fem: dict[str, float] | None = 
             raise ValidateError(f"case '{sample.id}': the prediction of '{name}' has shape {p.shape}, "
                                 f"the reference {ref.shape}")
         on_cells = problem.outputs[name].location == "cell"
+        std = pred.std.get(name)
+        if rollout:
+            if on_cells:
+                raise ValidateError(f"case '{sample.id}': rollouts of cell field '{name}' are not supported")
+            fields[name], curves[name] = rollout_field_stats(
+                ref, p, mesh.points, np.asarray(sample.times), lower=pred.lower.get(name),
+                upper=pred.upper.get(name), std=std)
+            history[name] = (ref, p, std)
+            point_data.update(final_state_data(name, ref, p, std))
+            continue
         if on_cells and centroids is None:
             centroids = _centroids(mesh)
-        std = pred.std.get(name)
         fields[name] = field_case_stats(ref, p, centroids if on_cells else mesh.points,
                                         lower=pred.lower.get(name), upper=pred.upper.get(name), std=std)
         data = {name: p, f"{name}_ref": ref, f"{name}_err": p - ref}
@@ -225,18 +243,41 @@ def evaluate_case(model: Any, sample: Sample, *, fem: dict[str, float] | None = 
                     "predict_stages": {k: float(v) for k, v in pred.timings.items()},
                     **({f"fem_{k}": float(v) for k, v in fem.items()} if fem else {})},
     }
-    return out, record
+    if not rollout:
+        return out, record, None
+    times = [float(x) for x in np.asarray(sample.times)]
+    record["rollout"] = {"times": times, "rmse": curves,
+                         "ref_inf": {k: s["ref_inf"] for k, s in fields.items()},
+                         "series": series_file(sample.id)}
+    return out, record, Series(mesh, times, series_steps(history))
 
 
 # ------------------------------------------------------------------------ storage
+@dataclass
+class Series:
+    """Every state of a rollout case: the mesh (no data), (T,) times, T dicts of point data."""
+
+    mesh: Mesh
+    times: list[float]
+    steps: list[dict[str, np.ndarray]]
+
+
 def case_files(cases_dir: Path, case_id: str) -> tuple[Path, Path]:
     """(``<id>.vtu``, ``<id>.json``) of a case."""
     return cases_dir / f"{case_id}.vtu", cases_dir / f"{case_id}.json"
 
 
-def write_case(cases_dir: Path, mesh: Mesh, record: dict[str, Any]) -> Path:
-    """Write a case: the VTU first, then its JSON record (both atomically); return the JSON path."""
+def series_file(case_id: str) -> str:
+    """File name of a rollout case's time series (XDMF + HDF5), next to its VTU."""
+    return f"{case_id}_series.xdmf"
+
+
+def write_case(cases_dir: Path, mesh: Mesh, record: dict[str, Any], series: Series | None = None) -> Path:
+    """Write a case: its time series (rollouts), the VTU, then its JSON record (each
+    atomically); return the JSON path."""
     vtu, js = case_files(cases_dir, record["id"])
+    if series is not None:
+        write_series(series.mesh, series.times, series.steps, cases_dir / series_file(record["id"]))
     write(mesh, vtu)
 
     def _w(tmp: Path) -> None:

@@ -208,13 +208,13 @@ def evaluate_and_write(model: Any, sample: Any, cases_dir: Path, *, fem: dict[st
     """Evaluate one case and write its files; a model that fails on it is recorded in
     ``failures`` (``{id, stage, error, message}``) and the others go on. Returns a label."""
     try:
-        mesh, record = evaluate_case(model, sample, fem=fem, source=source)
+        mesh, record, series = evaluate_case(model, sample, fem=fem, source=source)
     except Exception as exc:  # noqa: BLE001 -- the model failed on this case: a result, not a crash
         log.warning("the model failed on case %s: %s: %s", sample.id, type(exc).__name__, exc)
         failures.append({"id": sample.id, "stage": "prediction", "error": type(exc).__name__,
                          "message": str(exc)})
         return f"{sample.id}: prediction failed ({type(exc).__name__})"
-    write_case(cases_dir, mesh, record)
+    write_case(cases_dir, mesh, record, series)
     if on_case is not None:
         on_case(record)
     return _label(record)
@@ -435,9 +435,6 @@ def prepare(run: Path, dataset: Path, *, solve: bool, workers: int | None, sched
         raise ValidateError("--split does not apply with --solve (the cases are new FEM solves)")
     model = load_run(run)
     ds = Dataset(dataset)
-    if ds.time_dependent:
-        raise ValidateError(f"dataset '{ds.name}' holds time series; validation of rollouts is not "
-                            "built yet (steady datasets only)")
     check_problem(model, ds, run)
     thresholds = check_thresholds(max_rrmse, model.problem)
     runs = [Path(run), *(Path(r) for r in compare or [])]

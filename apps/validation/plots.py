@@ -170,3 +170,24 @@ def grouped_bars(outputs: list[str], runs: list[str], values: dict[str, list[flo
     ax.grid(alpha=0.3, axis="y")
     ax.legend(fontsize=8)
     return _png(fig)
+
+
+def error_over_time(times: Sequence[float], curves: dict[str, tuple[np.ndarray, np.ndarray]],
+                    time_unit: str | None = None) -> bytes:
+    """Relative rollout error against time: for each field, the mean over cases (line) and the
+    worst case (dashed) of RMSE over nodes at each step / ||ref||_inf of the case."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(6.0, 3.4))
+    t = np.asarray(times, float)
+    for i, (name, (mean, worst)) in enumerate(curves.items()):
+        c = COLORS[i % len(COLORS)]
+        ax.plot(t[1:len(mean)], mean[1:], color=c, lw=1.4, label=f"{name} (mean over cases)")
+        ax.plot(t[1:len(worst)], worst[1:], color=c, lw=1.0, ls="--", label=f"{name} (worst case)")
+    values = np.concatenate([np.asarray(w[1:], float) for _, w in curves.values()] or [np.zeros(0)])
+    if values.size and np.all(values[np.isfinite(values)] > 0):
+        ax.set_yscale("log")
+    ax.set_xlabel(_label("time", time_unit))
+    ax.set_ylabel("RMSE / ||ref||_inf")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=8)
+    return _png(fig)

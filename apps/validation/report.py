@@ -305,6 +305,7 @@ def write_report(out: Path, summary: dict[str, Any], records: list[dict[str, Any
     arrays = _case_arrays(cases_dir, ids, fields) if ids else {}
     body.append(_parity_section(summary, records, arrays))
     body.append(_histogram_section(summary, records, arrays))
+    body.append(_rollout_section(records))
     body.append(_learning_section(run_dir, model_metrics))
     body.append(_worst_section(summary, cases_dir, out / PICTURES, pictures))
     body.append(_cases_section(summary))
@@ -435,6 +436,37 @@ def _histogram_section(s: dict[str, Any], records: list[dict[str, Any]], arrays:
             what = "(pred - ref) / |ref| per case"
         figs.append(H.img(plots.error_histogram(name, e, what), f"error histogram of {name}"))
     return "<h2>Error histograms</h2><div class='grid'>" + "".join(figs) + "</div>"
+
+
+def rollout_curves(records: list[dict[str, Any]]) -> tuple[list[float], dict[str, tuple[np.ndarray, np.ndarray]]] | None:
+    """Mean and worst relative error curves of the rollout cases, per field, on the steps all
+    cases share; None when no case is a rollout."""
+    roll = [r["rollout"] for r in records if "rollout" in r]
+    if not roll:
+        return None
+    n = min(len(r["times"]) for r in roll)
+    curves = {}
+    for name in roll[0]["rmse"]:
+        rel = np.array([np.asarray(r["rmse"][name][:n], float) / r["ref_inf"][name]
+                        for r in roll if r["ref_inf"].get(name)])
+        if len(rel):
+            curves[name] = (rel.mean(axis=0), rel.max(axis=0))
+    return roll[0]["times"][:n], curves
+
+
+def _rollout_section(records: list[dict[str, Any]]) -> str:
+    from . import plots
+
+    rc = rollout_curves(records)
+    if rc is None:
+        return ""
+    times, curves = rc
+    return ("<h2>Error along the rollouts</h2><p class='note'>Each case is rolled out from its "
+            "reference initial state over all its steps; the metrics above pool every predicted "
+            "step, while the parity plots, histograms and pictures show the final state. Every "
+            "state of a case is in <code>cases/&lt;id&gt;_series.xdmf</code> (open it with "
+            "<code>surrogate view</code> for a time slider).</p>"
+            + H.img(plots.error_over_time(times, curves), "rollout error against time"))
 
 
 def _learning_section(run_dir: Path | None, metrics: dict[str, Any] | None) -> str:

@@ -26,7 +26,7 @@ _BLANK_ICON = "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAw
 
 
 def export(target_path: str | os.PathLike, fmt: str, out: str | os.PathLike, *,
-           field: str | None = None, sample: str | None = None,
+           field: str | None = None, sample: str | None = None, step: int | None = None,
            size: tuple[int, int] = (1600, 900)) -> Path:
     """Write a static picture or page of one sample of a target; return the file's path.
 
@@ -37,6 +37,8 @@ def export(target_path: str | os.PathLike, fmt: str, out: str | os.PathLike, *,
     out : the file to write (its folder is created).
     field : field to colour by (base or array name); default: the first field.
     sample : sample id; default: the first sample (the worst case of a report).
+    step : time step of a series; default: the last (a rollout's end state); negative
+        values count from the end.
     size : (width, height) in pixels of the PNG.
 
     Raises
@@ -54,10 +56,23 @@ def export(target_path: str | os.PathLike, fmt: str, out: str | os.PathLike, *,
     target = open_target(target_path)
     ref = target.sample(sample) if sample else target.samples[0]
     view = load(ref, target.units)
+    k = series_step(view, step)
     out.parent.mkdir(parents=True, exist_ok=True)
     if fmt == "png":
-        return export_png(view, target, out, ViewOptions(field=field, layout="pred_ref_err"), size)
-    return export_html(view, target, out, ViewOptions(field=field))
+        return export_png(view, target, out, ViewOptions(field=field, layout="pred_ref_err", step=k), size)
+    return export_html(view, target, out, ViewOptions(field=field, step=k))
+
+
+def series_step(view: ViewSample, step: int | None) -> int:
+    """The 0-based step to show: ``step`` (negative from the end), or the last one."""
+    n = view.n_steps
+    if step is None:
+        return n - 1
+    k = step + n if step < 0 else step
+    if not 0 <= k < n:
+        raise ExportError(f"--step {step} is out of range: '{view.ref.id}' has {n} time step(s) "
+                          f"(0..{n - 1})")
+    return k
 
 
 def _caption(target: Target, ref: SampleRef) -> str:

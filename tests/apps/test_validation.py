@@ -377,3 +377,49 @@ def test_mmgp_against_a_new_fem_solve_through_dask(mmgp_run, tmp_path):
                      pictures=False, on_case=lambda r: pytest.fail("case evaluated twice"))
     assert {k: v for k, v in again.summary.items() if k != "timings"} == {
         k: v for k, v in s.items() if k != "timings"}
+
+
+# --------------------------------------------------------------------------- rollouts
+def test_rollout_statistics_by_hand():
+    from apps.validation.rollout import rollout_field_stats
+
+    # T = 3 states of N = 2 nodes; step 0 is given (no error), steps 1 and 2 are predicted
+    ref = np.array([[1.0, 2.0], [2.0, 4.0], [3.0, 8.0]])
+    pred = ref + np.array([[0.0, 0.0], [1.0, 0.0], [0.0, -3.0]])
+    pts = np.array([[0.0, 0.0], [1.0, 0.5]])
+    stats, rmse = rollout_field_stats(ref, pred, pts, np.array([0.0, 0.5, 1.0]))
+    # pooled over steps 1-2: errors 1, 0, 0, 3 -> mse 10/4; ||ref||_inf over those steps = 8
+    assert stats["mse"] == pytest.approx(2.5) and stats["ref_inf"] == 8.0
+    assert stats["rrmse"] == pytest.approx(math.sqrt(2.5) / 8)
+    assert (stats["argmax"], stats["step"], stats["time"]) == (1, 2, 1.0)
+    assert stats["coords"] == [1.0, 0.5]
+    np.testing.assert_allclose(rmse, [0.0, math.sqrt(0.5), math.sqrt(4.5)])
+
+
+@pytest.mark.slow
+def test_rollout_model_on_a_time_series_dataset(tmp_path):
+    import surrogates
+    from mesh.dataset import Dataset
+    from mesh.io import read_series
+    from surrogates.common.synthetic import make_transient_dataset
+
+    ds = make_transient_dataset(tmp_path / "ts", n=4, steps=5)
+    surrogates.create("meshgraphnet", hidden=16, layers=2, mlp_layers=1, batch_size=2,
+                      epochs=2).fit(ds.split("train")).save(tmp_path / "run")
+    summary = validate(tmp_path / "run", ds.root, tmp_path / "rep", pictures=False, progress=False)
+    case = Dataset(ds.root).split("test")[0]
+    rec = json.loads((tmp_path / "rep" / "cases" / f"{case.id}.json").read_text())
+    roll = rec["rollout"]
+    assert len(roll["times"]) == len(case.times) and roll["rmse"]["T"][0] == pytest.approx(0.0, abs=1e-6)
+    mesh, times, steps = read_series(tmp_path / "rep" / "cases" / roll["series"])
+    np.testing.assert_allclose(times, case.times)
+    ref = np.stack([s["T_ref"] for s in steps])
+    pred = np.stack([s["T"] for s in steps])
+    np.testing.assert_allclose(ref, case.fields["T"], rtol=1e-6)
+    # the case RRMSE pools the predicted steps 1..T-1, normalised by their max |ref|
+    expect = math.sqrt(np.mean((pred[1:] - ref[1:]) ** 2)) / np.abs(ref[1:]).max()
+    assert rec["fields"]["T"]["rrmse"] == pytest.approx(expect, rel=1e-6)
+    np.testing.assert_allclose(roll["rmse"]["T"], np.sqrt(np.mean((pred - ref) ** 2, axis=1)), rtol=1e-6)
+    html = (tmp_path / "rep" / "report.html").read_text()
+    assert "Error along the rollouts" in html
+    assert summary.summary["outputs"]["T"]["rrmse"] == pytest.approx(expect, rel=1e-6)  # one test case

@@ -230,6 +230,22 @@ def test_export_png_is_a_coloured_picture(report, dataset, tmp_path):
     assert colourful(out)[0] > 100
 
 
+def test_export_of_a_series_shows_the_last_step_by_default(series, tmp_path):
+    from PIL import Image
+
+    from apps.viewer.export import series_step
+
+    assert series_step(load(open_target(series).samples[0]), None) == 3
+    last = export(series, "png", tmp_path / "last.png", size=(600, 300))
+    first = export(series, "png", tmp_path / "first.png", step=0, size=(600, 300))
+    again = export(series, "png", tmp_path / "again.png", step=-4, size=(600, 300))
+    pix = [np.asarray(Image.open(p).convert("RGB")).astype(int) for p in (last, first, again)]
+    assert np.abs(pix[0] - pix[1]).mean() > 1.0  # another state
+    np.testing.assert_array_equal(pix[1], pix[2])  # -4 of 4 steps is step 0
+    with pytest.raises(ExportError, match="--step 4 is out of range: 'roll' has 4 time step"):
+        export(series, "png", tmp_path / "x.png", step=4)
+
+
 def test_export_html_is_self_contained(report, tmp_path):
     out = run_view(report, export="html", out=tmp_path / "case.html", field="von_mises_err")
     page = out.read_text()
