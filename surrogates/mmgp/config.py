@@ -32,6 +32,10 @@ class GPConfig(BaseModel):
         a batch).
     optimizer : ``"lbfgs"`` (strong-Wolfe line search) or ``"adam"``.
     max_iter : optimiser iterations.
+    restart_subset : with more training points than this, the restarts are optimised
+        on a random subset of this many points (the cost grows as n^3), and the best
+        restart of each output is then refined on all points; None: always all points.
+    refine_iter : iterations of that refinement on all points.
     lr : Adam learning rate (ignored by L-BFGS, which starts with step 1).
     noise_lower_bound : lower bound of the likelihood noise variance, relative to the
         (unit) variance of the standardised targets; keeps the optimiser out of the
@@ -48,6 +52,8 @@ class GPConfig(BaseModel):
     restarts: int = Field(4, ge=1)
     optimizer: Literal["lbfgs", "adam"] = "lbfgs"
     max_iter: int = Field(100, ge=1)
+    restart_subset: int | None = Field(256, ge=2)
+    refine_iter: int = Field(30, ge=1)
     lr: float = Field(0.05, gt=0)
     noise_lower_bound: float = Field(1e-6, gt=0)
     noise_init: tuple[float, float] = (1e-4, 1e-1)
@@ -86,10 +92,23 @@ class MMGPConfig(SurrogateConfig):
         per field, the largest mode's std: the dominant modes drive the shared kernel)
         or ``"mode"`` (standardise each coefficient, as the MMGP reference code; on
         plate2d it doubled the displacement error).
-    uncertainty : ``"samples"`` (draws of the GP posterior of the coefficients,
-        decoded through the POD and mapped to the mesh: std and empirical 2.5/97.5 %
-        quantiles), ``"gaussian"`` (the same distribution in closed form: the decoder
-        is linear, so per-node mean +- 1.96 std) or ``"none"``.
+    amplitude : ``"none"`` or ``"max"``: each training field is divided by its own
+        amplitude (max |value| over the support nodes, all components) before its POD,
+        and the log-amplitude gets its own GP; a prediction is the predicted amplitude
+        times the decoded shape. It puts the small-amplitude samples on the same footing
+        as the large ones (the field RRMSE is relative to each sample's max), which
+        matters when amplitudes span decades (plate2d near its limit load: 45x). Fields
+        with a zero amplitude in some training sample (e.g. the plastic strain of an
+        elastic sample) are left unnormalised.
+    amplitude_fields : with ``amplitude="max"``, the fields to normalise (None: all).
+    uncertainty : ``"gaussian"`` (default; the GP posterior of the POD coefficients is
+        Gaussian and the decoder -- POD then transfer to the mesh -- is linear, so the
+        field posterior is exactly Gaussian: per-node std from the coefficient
+        variances, interval mean -+ 1.96 std, no sampling error; for amplitude fields,
+        amplitude x shape, the mean and std are the exact moments of the product and the
+        interval is their Gaussian approximation), ``"samples"`` (seeded draws of the
+        same posterior decoded to the mesh: std and empirical 2.5/97.5 % quantiles;
+        slower) or ``"none"``.
     n_samples : number of posterior draws for ``uncertainty="samples"``.
     seed : seed of the hyperparameter restarts and of the posterior draws (draws are
         seeded per prediction, so a saved and reloaded model predicts identically).
@@ -107,7 +126,9 @@ class MMGPConfig(SurrogateConfig):
     n_modes_fields: int | dict[str, int] = 12
     rtol_fields: float | None = Field(None, gt=0)
     target_scaling: Literal["mode", "field"] = "field"
-    uncertainty: Literal["samples", "gaussian", "none"] = "samples"
+    amplitude: Literal["none", "max"] = "none"
+    amplitude_fields: list[str] | None = None
+    uncertainty: Literal["samples", "gaussian", "none"] = "gaussian"
     n_samples: int = Field(200, ge=2)
     seed: int = Field(0, ge=0)
     threads: int | None = Field(None, ge=1)

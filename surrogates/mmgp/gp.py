@@ -40,11 +40,57 @@ def _kernel(n_dims: int, batch: int) -> gpytorch.kernels.ScaleKernel:
     return gpytorch.kernels.ScaleKernel(base, batch_shape=torch.Size([batch])).to(_DTYPE)
 
 
-def _covariance(kernel: gpytorch.kernels.Kernel, a: torch.Tensor, b: torch.Tensor | None = None) -> torch.Tensor:
-    """Dense kernel matrix k(a, b): a (B, n, d), b (B, q, d) -> (B, n, q)."""
-    with gpytorch.settings.max_cholesky_size(_BIG_CHOLESKY), gpytorch.settings.lazily_evaluate_kernels(False):
-        out = kernel(a) if b is None else kernel(a, b)
-        return out.to_dense()
+class _Matern52(torch.autograd.Function):
+    """Matern-5/2 correlation of squared scaled distances, ``(1 + sqrt5 r + 5/3 r^2) exp(-sqrt5 r)``,
+    with the analytic derivative ``-5/6 (1 + sqrt5 r) exp(-sqrt5 r)`` in r^2 (finite at r = 0);
+    computed in place, a few passes over the (B, n, q) array instead of a dozen."""
+
+    @staticmethod
+    def forward(ctx, r2: torch.Tensor) -> torch.Tensor:
+        s5r = r2.clamp_min(0.0).sqrt_().mul_(math.sqrt(5.0))  # sqrt5 r
+        e = torch.neg(s5r).exp_()
+        poly = s5r.add(1.0)  # 1 + sqrt5 r
+        ctx.save_for_backward(poly, e)
+        return s5r.mul_(s5r).div_(3.0).add_(poly).mul_(e)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
+        poly, e = ctx.saved_tensors
+        return grad * poly * e * (-5.0 / 6.0)
+
+
+def matern52(a: torch.Tensor, b: torch.Tensor, lengthscale: torch.Tensor,
+             outputscale: torch.Tensor) -> torch.Tensor:
+    """Dense ARD Matern-5/2 covariances, differentiable in the hyperparameters.
+
+    ``s (1 + sqrt5 r + 5/3 r^2) exp(-sqrt5 r)``, ``r^2 = sum_j (a_j - b_j)^2 / l_j^2``: the
+    kernel of gpytorch's ``ScaleKernel(MaternKernel(nu=2.5, ard_num_dims=d))`` (equal to
+    round-off), with one batched matrix product for the squared distances and an
+    in-place elementwise pass (several times faster than gpytorch's evaluation,
+    forward and backward, at n = 500).
+
+    Parameters
+    ----------
+    a : (B, n, d), b : (B, q, d) inputs.
+    lengthscale : (B, 1, d) positive ARD lengthscales.
+    outputscale : (B,) positive output scales.
+
+    Returns
+    -------
+    (B, n, q) covariances.
+    """
+    a, b = a / lengthscale, b / lengthscale
+    shift = a.mean(-2, keepdim=True)  # centring keeps the expanded squares well conditioned
+    a, b = a - shift, b - shift
+    r2 = torch.baddbmm((a * a).sum(-1)[..., :, None] + (b * b).sum(-1)[..., None, :], a,
+                       b.transpose(-1, -2), alpha=-2.0)
+    return _Matern52.apply(r2) * outputscale[:, None, None]
+
+
+def _covariance(kernel: gpytorch.kernels.ScaleKernel, a: torch.Tensor, b: torch.Tensor | None = None) -> torch.Tensor:
+    """Dense kernel matrix k(a, b) of a batch of gpytorch Matern-5/2 kernels: a (B, n, d),
+    b (B, q, d) -> (B, n, q) (b = a when None), through :func:`matern52`."""
+    return matern52(a, a if b is None else b, kernel.base_kernel.lengthscale, kernel.outputscale)
 
 
 def cholesky_with_jitter(k: torch.Tensor, jitter: float, max_jitter: float) -> tuple[torch.Tensor, torch.Tensor]:
@@ -241,16 +287,42 @@ def fit_hyperparameters(x: np.ndarray, targets: list[np.ndarray], cfg: GPConfig,
 
 def _fit(x: np.ndarray, targets: list[np.ndarray], cfg: GPConfig,
          seed: int) -> tuple[Hyperparameters, FitReport]:
-    """:func:`fit_hyperparameters` without the checks and the thread setting."""
+    """:func:`fit_hyperparameters` without the checks and the thread setting.
+
+    With more than ``cfg.restart_subset`` training points, the restarts are run on a
+    random subset of that size (the costs grow as n^3), and the best restart of each
+    output is then refined on all points for ``cfg.refine_iter`` iterations.
+    """
     t0 = time.perf_counter()
+    n = x.shape[0]
+    if cfg.restart_subset is None or n <= cfg.restart_subset:
+        return _optimise(x, targets, cfg, seed, cfg.restarts, cfg.max_iter, None, t0)
+    idx = np.sort(np.random.default_rng(seed).choice(n, cfg.restart_subset, replace=False))
+    start, sub = _optimise(x[idx], [t[idx] for t in targets], cfg, seed, cfg.restarts, cfg.max_iter, None, t0)
+    hyper, full = _optimise(x, targets, cfg, seed, 1, cfg.refine_iter, start, t0)
+    return hyper, FitReport(full.loss, sub.restart_losses, sub.best_restart, time.perf_counter() - t0)
+
+
+def _optimise(x: np.ndarray, targets: list[np.ndarray], cfg: GPConfig, seed: int, r: int, iters: int,
+              start: Hyperparameters | None, t0: float) -> tuple[Hyperparameters, FitReport]:
+    """Optimise ``r`` restarts of every output for ``iters`` iterations.
+
+    ``start``: initial hyperparameters of each output (then r = 1), or None for the
+    random initial values of :func:`_initial_values`. ``t0``: start time for the report.
+    """
     n, d = x.shape
-    n_out, r = len(targets), cfg.restarts
+    n_out = len(targets)
     batch = n_out * r
     y, m = _pad_targets(targets)
     yb, mb = y.repeat(r, 1, 1), m.repeat(r)
     xb = torch.as_tensor(x, dtype=_DTYPE).expand(batch, n, d)
     restart = np.repeat(np.arange(r), n_out)
-    ls, scale, noise = _initial_values(batch, d, restart, cfg, np.random.default_rng(seed))
+    if start is None:
+        ls, scale, noise = _initial_values(batch, d, restart, cfg, np.random.default_rng(seed))
+    else:
+        ls = torch.as_tensor(start.lengthscale[:, None, :], dtype=_DTYPE)
+        scale = torch.as_tensor(start.outputscale, dtype=_DTYPE)
+        noise = torch.as_tensor(np.maximum(start.noise, 1.01 * cfg.noise_lower_bound)[:, None], dtype=_DTYPE)
 
     kernel = _kernel(d, batch)
     likelihood = gpytorch.likelihoods.GaussianLikelihood(
@@ -268,13 +340,13 @@ def _fit(x: np.ndarray, targets: list[np.ndarray], cfg: GPConfig,
         return loss
 
     if cfg.optimizer == "lbfgs":
-        opt = torch.optim.LBFGS(params, lr=1.0, max_iter=cfg.max_iter, history_size=20,
+        opt = torch.optim.LBFGS(params, lr=1.0, max_iter=iters, history_size=20,
                                 line_search_fn="strong_wolfe", tolerance_grad=1e-7,
                                 tolerance_change=1e-11)
         opt.step(closure)
     else:
         opt = torch.optim.Adam(params, lr=cfg.lr)
-        for _ in range(cfg.max_iter):
+        for _ in range(iters):
             closure()
             opt.step()
     with torch.no_grad():

@@ -64,9 +64,10 @@ class _Trained:
 
     support: CommonSupport
     geometry: Reduction
-    fields: dict[str, Reduction]       # output field -> POD
+    fields: dict[str, Reduction]       # output field -> POD (of the shapes for amplitude fields)
     components: dict[str, int]         # output field -> number of components
     scalars: list[str]                 # output scalar names
+    amplitude: list[str]               # fields divided by their amplitude (log-amplitude GPs)
     x_mean: np.ndarray                 # (d,) GP input standardisation
     x_std: np.ndarray                  # (d,)
     y_mean: list[np.ndarray]           # per GP output: (M_b,)
@@ -78,8 +79,46 @@ class _Trained:
 
     @property
     def outputs(self) -> list[str]:
-        """GP outputs in order: the fields, then the scalars."""
-        return [*self.fields, *self.scalars]
+        """GP outputs in order: the fields, the log-amplitudes, then the scalars."""
+        return [*self.fields, *(f"amplitude:{n}" for n in self.amplitude), *self.scalars]
+
+    def output_index(self, name: str, kind: str = "field") -> int:
+        """Batch index of the GP of a field, of a field's log-amplitude or of a scalar."""
+        if kind == "field":
+            return list(self.fields).index(name)
+        if kind == "amplitude":
+            return len(self.fields) + self.amplitude.index(name)
+        return len(self.fields) + len(self.amplitude) + self.scalars.index(name)
+
+
+def amplitudes(snapshots: dict[str, np.ndarray], mode: str,
+               only: list[str] | None = None) -> dict[str, np.ndarray]:
+    """Per-sample amplitudes of the fields to normalise.
+
+    Parameters
+    ----------
+    snapshots : field name -> (S, c n_s) values on the support.
+    mode : ``"none"`` (no field is normalised) or ``"max"``.
+    only : the fields that may be normalised (None: all).
+
+    Raises
+    ------
+    SurrogateError
+        ``only`` names a field that is not an output field.
+
+    Returns
+    -------
+    field name -> (S,) max |value| per sample (field unit), for every field whose
+    amplitudes are all positive (a field that vanishes in some sample is skipped).
+    """
+    if mode == "none":
+        return {}
+    unknown = sorted(set(only or []) - set(snapshots))
+    if unknown:
+        raise SurrogateError(f"amplitude_fields names {', '.join(unknown)}, which are not output fields "
+                             f"(the output fields are {', '.join(snapshots)})")
+    amps = {n: np.abs(s).max(axis=1) for n, s in snapshots.items() if only is None or n in only}
+    return {n: a for n, a in amps.items() if np.all(a > 0) and np.all(np.isfinite(a))}
 
 
 def _standardise(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -154,10 +193,12 @@ class MMGP(Surrogate):
                           stacklevel=2)
 
         t = time.perf_counter()
+        amps = amplitudes(snaps.fields, cfg.amplitude, cfg.amplitude_fields)
+        shapes = {n: s / amps[n][:, None] if n in amps else s for n, s in snaps.fields.items()}
         geometry = fit_reduction(snaps.coords, support.mass(2), cfg.n_modes_geometry,
                                  cfg.rtol_geometry, "the geometry")
         reductions = {n: fit_reduction(s, support.mass(snaps.components[n]), cfg.modes_of(n),
-                                       cfg.rtol_fields, f"field '{n}'") for n, s in snaps.fields.items()}
+                                       cfg.rtol_fields, f"field '{n}'") for n, s in shapes.items()}
         t_pod = time.perf_counter() - t
         if progress is not None:
             progress("POD", 1, 1)
@@ -165,7 +206,8 @@ class MMGP(Surrogate):
         x = np.hstack([geometry.project(snaps.coords), snaps.inputs])
         x_mean, x_std = _standardise(x)
         xs = (x - x_mean) / x_std
-        raw = [reductions[n].project(s) for n, s in snaps.fields.items()]
+        raw = [reductions[n].project(s) for n, s in shapes.items()]
+        raw += [np.log(a)[:, None] for a in amps.values()]
         raw += [snaps.scalars[:, [j]] for j in range(snaps.scalars.shape[1])]
         y_mean, y_scale, targets = [], [], []
         for y in raw:
@@ -177,14 +219,14 @@ class MMGP(Surrogate):
             targets.append((y - mean) / scale)
         if progress is not None:
             progress("GP", 0, 1)
-        names = [*snaps.fields, *self.problem.output_scalars]
+        names = [*snaps.fields, *(f"amplitude:{n}" for n in amps), *self.problem.output_scalars]
         hyper, report = fit_hyperparameters(xs, targets, cfg.gp, cfg.seed, threads=1)
         if progress is not None:
             progress("GP", 1, 1)
         posterior = Posterior(xs, targets, hyper, jitter=cfg.gp.jitter, max_jitter=cfg.gp.max_jitter,
                               names=names, threads=1)
         self._trained = _Trained(support, geometry, reductions, snaps.components,
-                                 list(self.problem.output_scalars), x_mean, x_std, y_mean, y_scale, xs,
+                                 list(self.problem.output_scalars), list(amps), x_mean, x_std, y_mean, y_scale, xs,
                                  targets, hyper, posterior)
         self.metrics = {
             "mesh_dim": int(template.mesh.dim),
@@ -197,6 +239,7 @@ class MMGP(Surrogate):
             "inverted_morphs": snaps.inversions,
             "modes_geometry": geometry.n_modes,
             "modes_fields": {n: r.n_modes for n, r in reductions.items()},
+            "amplitude_fields": list(amps),
             "pod_energy_geometry": float(geometry.energy[-1]),
             "pod_energy_fields": {n: float(r.energy[-1]) for n, r in reductions.items()},
             "gp": {n: {"nll_per_value": float(report.loss[b]), "noise": float(hyper.noise[b]),
@@ -276,12 +319,11 @@ class MMGP(Surrogate):
         t = time.perf_counter()
         pred = Prediction(mesh, uncertainty=self._uncertainty_label())
         rng = np.random.default_rng(self.config.seed)
-        for b, name in enumerate(tr.fields):
-            coef = means[b][0] * tr.y_scale[b] + tr.y_mean[b]
-            coef_sd = np.sqrt(var[b, 0]) * tr.y_scale[b]
-            self._decode_field(pred, name, tr.fields[name], tr.components[name], back, coef, coef_sd, rng)
-        for j, name in enumerate(tr.scalars):
-            b = len(tr.fields) + j
+        for name, (coef, coef_sd, log_amp) in field_coefficients(tr, means, var).items():
+            self._decode_field(pred, name, tr.fields[name], tr.components[name], back, coef, coef_sd,
+                               log_amp, rng)
+        for name in tr.scalars:
+            b = tr.output_index(name, "scalar")
             pred.scalars[name] = float(means[b][0, 0] * tr.y_scale[b][0] + tr.y_mean[b][0])
             if self.config.uncertainty != "none":
                 pred.scalars_std[name] = float(np.sqrt(var[b, 0]) * tr.y_scale[b][0])
@@ -292,8 +334,14 @@ class MMGP(Surrogate):
 
     def _decode_field(self, pred: Prediction, name: str, red: Reduction, n_comp: int,
                       back: sp.csr_matrix, coef: np.ndarray, coef_sd: np.ndarray,
-                      rng: np.random.Generator) -> None:
-        """Decode one field's coefficients (k,) and their std (k,) onto the mesh nodes."""
+                      log_amp: tuple[float, float] | None, rng: np.random.Generator) -> None:
+        """Decode one field's coefficients (k,) and their std (k,) onto the mesh nodes.
+
+        ``log_amp`` = (mean, variance) of the Gaussian log-amplitude of an amplitude
+        field (None otherwise); the field is then amplitude x shape, amplitude and shape
+        independent: its mean and std are the exact moments of that product, and its
+        interval is mean -+ 1.96 std in closed form or the draws' quantiles.
+        """
         n_s = back.shape[1]
         basis, offset = [], []
         for c in range(n_comp):  # per component: (N, k) decoded modes and (N,) mean on the mesh
@@ -303,21 +351,35 @@ class MMGP(Surrogate):
         basis_all, offset_all = np.stack(basis, 1), np.stack(offset, 1)  # (N, c, k), (N, c)
         mean = offset_all + basis_all @ coef
         shape = (lambda a: a[..., 0]) if n_comp == 1 else (lambda a: a)
-        pred.fields[name] = shape(mean)
         mode = self.config.uncertainty
+        if log_amp is not None:
+            m, v = log_amp
+            e1, e2 = np.exp(m + v / 2), np.exp(2 * m + 2 * v)  # E[a], E[a^2] of the log-normal amplitude
+            pred.fields[name] = shape(e1 * mean)
+        else:
+            pred.fields[name] = shape(mean)
         if mode == "none":
             return
         if mode == "gaussian":
-            std = np.sqrt(np.einsum("nck,k->nc", basis_all ** 2, coef_sd ** 2))
+            var_s = np.einsum("nck,k->nc", basis_all ** 2, coef_sd ** 2)
+            if log_amp is None:
+                std = np.sqrt(var_s)
+            else:
+                std = np.sqrt(np.maximum(e2 * (mean ** 2 + var_s) - (e1 * mean) ** 2, 0.0))
+                mean = e1 * mean
             lower, upper = mean - _Z975 * std, mean + _Z975 * std
         else:
             s = self.config.n_samples
             draws = coef + rng.standard_normal((s, coef.size)) * coef_sd  # (S, k)
             flat = basis_all.reshape(-1, coef.size)  # (N c, k)
             values = flat @ draws.T + offset_all.reshape(-1, 1)  # (N c, S): one draw per column
-            centred = draws - draws.mean(axis=0)
-            cov = centred.T @ centred / (s - 1)  # (k, k); the decoder is linear, so the sample
-            std = np.sqrt(np.maximum(np.sum((flat @ cov) * flat, axis=1), 0.0))  # std of the values
+            if log_amp is None:
+                centred = draws - draws.mean(axis=0)
+                cov = centred.T @ centred / (s - 1)  # (k, k); the decoder is linear, so the sample
+                std = np.sqrt(np.maximum(np.sum((flat @ cov) * flat, axis=1), 0.0))  # std of the values
+            else:
+                values = values * np.exp(log_amp[0] + np.sqrt(log_amp[1]) * rng.standard_normal(s))
+                std = values.std(axis=1, ddof=1)
             std = std.reshape(mean.shape)
             lower, upper = (q.reshape(mean.shape) for q in _quantiles(values, 0.025, 0.975))
         pred.std[name], pred.lower[name], pred.upper[name] = shape(std), shape(lower), shape(upper)
@@ -354,7 +416,8 @@ class MMGP(Surrogate):
             arrays.update({f"y.{n}.mean": tr.y_mean[b], f"y.{n}.scale": tr.y_scale[b],
                            f"y.{n}.train": tr.y_train[b]})
         meta = {"version": STATE_VERSION, "support": support_meta, "fields": list(tr.fields),
-                "components": dict(tr.components), "scalars": list(tr.scalars)}
+                "components": dict(tr.components), "scalars": list(tr.scalars),
+                "amplitude": list(tr.amplitude)}
         return meta, {k: np.ascontiguousarray(v) for k, v in arrays.items()}
 
     @classmethod
@@ -376,7 +439,8 @@ class MMGP(Surrogate):
             support = CommonSupport.from_state(meta["support"], arrays)
             fields = {n: Reduction.from_arrays(f"field.{n}", arrays) for n in meta["fields"]}
             scalars = list(meta["scalars"])
-            outputs = [*fields, *scalars]
+            amplitude = [str(n) for n in meta.get("amplitude", [])]
+            outputs = [*fields, *(f"amplitude:{n}" for n in amplitude), *scalars]
             y_mean = [np.asarray(arrays[f"y.{n}.mean"]) for n in outputs]
             y_scale = [np.asarray(arrays[f"y.{n}.scale"]) for n in outputs]
             y_train = [np.asarray(arrays[f"y.{n}.train"]) for n in outputs]
@@ -389,9 +453,38 @@ class MMGP(Surrogate):
                               max_jitter=config.gp.max_jitter, names=outputs, threads=1)
         model = cls(config)
         model._trained = _Trained(support, Reduction.from_arrays("geometry", arrays), fields, components,
-                                  scalars, x_mean, x_std, y_mean, y_scale, x_train, y_train, hyper,
+                                  scalars, amplitude, x_mean, x_std, y_mean, y_scale, x_train, y_train, hyper,
                                   posterior)
         return model
+
+
+def field_coefficients(tr: _Trained, means: list[np.ndarray], var: np.ndarray
+                       ) -> dict[str, tuple[np.ndarray, np.ndarray, tuple[float, float] | None]]:
+    """Unstandardised GP predictions of every field at one input point.
+
+    Parameters
+    ----------
+    tr : the trained model.
+    means, var : :meth:`Posterior.predict` outputs at one point (q = 1).
+
+    Returns
+    -------
+    field name -> (POD coefficients (k,), their predictive std (k,), (mean, variance)
+    of the log-amplitude or None). The coefficients are independent Gaussians (the
+    columns of one GP share its kernel but not their values).
+    """
+    out = {}
+    for name in tr.fields:
+        b = tr.output_index(name)
+        coef = means[b][0] * tr.y_scale[b] + tr.y_mean[b]
+        coef_sd = np.sqrt(var[b, 0]) * tr.y_scale[b]
+        log_amp = None
+        if name in tr.amplitude:
+            a = tr.output_index(name, "amplitude")
+            log_amp = (float(means[a][0, 0] * tr.y_scale[a][0] + tr.y_mean[a][0]),
+                       float(var[a, 0] * tr.y_scale[a][0] ** 2))
+        out[name] = (coef, coef_sd, log_amp)
+    return out
 
 
 def _quantiles(values: np.ndarray, low: float, high: float) -> tuple[np.ndarray, np.ndarray]:

@@ -100,16 +100,25 @@ def test_reproduces_a_training_sample_and_predicts_an_unseen_one(plates, model):
     assert set(q.timings) == {"morph", "transfer", "geometry", "gp", "decode", "total"}
     for name in q.fields:
         assert (q.lower[name] <= q.upper[name]).all() and (q.std[name] >= 0).all()
-    assert "draws decoded through the POD" in q.uncertainty and "Excludes" in q.uncertainty
+    assert "in closed form" in q.uncertainty and "Excludes" in q.uncertainty
+    # the closed form is the default: symmetric interval of 1.96 std
+    np.testing.assert_allclose(q.upper["U2"] - q.fields["U2"], 1.959963984540054 * q.std["U2"], rtol=1e-12)
+
+
+def with_config(model, **update):
+    """The trained ``model`` reloaded with other prediction settings."""
+    meta, arrays = model.state()
+    m = MMGP.from_state(model.config.model_copy(update=update), meta, arrays)
+    m.problem, m.input_ranges, m.metrics = model.problem, model.input_ranges, model.metrics
+    return m
 
 
 def test_sampled_and_closed_form_uncertainty_agree(plates, model):
-    meta, arrays = model.state()
-    cfg = model.config.model_copy(update={"uncertainty": "gaussian"})
-    exact = MMGP.from_state(cfg, meta, arrays)
-    exact.problem, exact.input_ranges, exact.metrics = model.problem, model.input_ranges, model.metrics
+    exact = with_config(model, uncertainty="gaussian")
+    sampled = with_config(model, uncertainty="samples")
     t = inside(plates.split("test")[0], plates.split("train"))
-    a, b = model.predict(t.mesh, t.inputs), exact.predict(t.mesh, t.inputs)
+    a, b = sampled.predict(t.mesh, t.inputs), exact.predict(t.mesh, t.inputs)
+    assert "draws decoded through the POD" in a.uncertainty
     np.testing.assert_array_equal(a.fields["sig22"], b.fields["sig22"])
     rel = np.linalg.norm(a.std["sig22"] - b.std["sig22"]) / np.linalg.norm(b.std["sig22"])
     assert rel < 0.2  # 200 draws: ~5 % sampling error on a std
@@ -222,3 +231,71 @@ def test_singular_covariance_gives_a_clear_error():
     h = Hyperparameters(np.ones((1, 2)), np.ones(1), np.zeros(1))
     with pytest.raises(SurrogateError, match="not positive definite.*noise_lower_bound"):
         Posterior(x, [np.ones((4, 1))], h, jitter=1e-14, max_jitter=1e-15, names=["U2"])
+
+
+# ------------------------------------------------------------------ amplitude, speed
+def test_fast_matern_equals_gpytorch_kernel_and_has_exact_gradients():
+    import gpytorch
+    import torch
+
+    from surrogates.mmgp.gp import _kernel, matern52
+
+    g = torch.Generator().manual_seed(0)
+    a = torch.randn(3, 7, 4, dtype=torch.float64, generator=g)
+    b = torch.randn(3, 5, 4, dtype=torch.float64, generator=g)
+    k = _kernel(4, 3)
+    k.base_kernel.lengthscale = torch.rand(3, 1, 4, dtype=torch.float64, generator=g) * 2 + 0.2
+    k.outputscale = torch.rand(3, dtype=torch.float64, generator=g) + 0.5
+    with gpytorch.settings.lazily_evaluate_kernels(False):
+        ref = k(a, b).to_dense()
+    got = matern52(a, b, k.base_kernel.lengthscale, k.outputscale)
+    np.testing.assert_allclose(got.detach().numpy(), ref.detach().numpy(), rtol=1e-10, atol=1e-12)
+    ls = k.base_kernel.lengthscale.detach().clone().requires_grad_(True)
+    sc = k.outputscale.detach().clone().requires_grad_(True)
+    # includes coincident points (r = 0, the diagonal of k(a, a))
+    assert torch.autograd.gradcheck(lambda l, s: matern52(a, a, l, s), (ls, sc))
+
+
+def test_restarts_on_a_subset_then_refined_on_all_points():
+    rng = np.random.default_rng(3)
+    x = rng.uniform(-2, 2, (160, 2))
+    y = np.column_stack([np.sin(x[:, 0]) * np.cos(x[:, 1]), x[:, 0] ** 2 / 4]) + 0.01 * rng.normal(size=(160, 2))
+    xt = rng.uniform(-1.8, 1.8, (200, 2))
+    yt = np.column_stack([np.sin(xt[:, 0]) * np.cos(xt[:, 1]), xt[:, 0] ** 2 / 4])
+    errs = {}
+    for subset in (None, 40):
+        cfg = GPConfig(restarts=3, max_iter=60, restart_subset=subset, refine_iter=20)
+        hyper, report = fit_hyperparameters(x, [y], cfg)
+        assert report.restart_losses.shape == (3, 1)
+        errs[subset] = np.sqrt(np.mean((Posterior(x, [y], hyper).predict(xt)[0][0] - yt) ** 2))
+    assert errs[None] < 0.02
+    assert errs[40] < 1.5 * errs[None]  # the refinement on all points recovers the full fit
+
+
+def test_amplitude_fields_skip_vanishing_ones_and_unknown_names_are_refused():
+    from surrogates.mmgp.model import amplitudes
+
+    snaps = {"U": np.array([[1.0, -3.0], [0.5, 0.2]]), "p": np.array([[0.0, 0.0], [0.1, 0.0]])}
+    amps = amplitudes(snaps, "max")
+    assert set(amps) == {"U"} and np.allclose(amps["U"], [3.0, 0.5])
+    assert amplitudes(snaps, "none") == {}
+    assert amplitudes(snaps, "max", ["p"]) == {}
+    with pytest.raises(SurrogateError, match="amplitude_fields names V.*output fields are U, p"):
+        amplitudes(snaps, "max", ["V"])
+
+
+def test_amplitude_model_moments_match_its_draws_and_survive_save_load(plates, tmp_path):
+    train = plates.split("train")
+    m = MMGP({**TINY, "amplitude": "max", "amplitude_fields": ["U1", "U2"]}).fit(train)
+    assert m.metrics["amplitude_fields"] == ["U1", "U2"]
+    s = train[0]
+    p = m.predict(s.mesh, s.inputs)
+    assert rrmse(s.fields["U2"], p.fields["U2"]) < 0.03
+    t = inside(plates.split("test")[0], train)
+    exact, drawn = m.predict(t.mesh, t.inputs), with_config(m, uncertainty="samples", n_samples=4000)
+    d = drawn.predict(t.mesh, t.inputs)
+    rel = np.linalg.norm(d.std["U2"] - exact.std["U2"]) / np.linalg.norm(exact.std["U2"])
+    assert rel < 0.1  # 4,000 draws of amplitude x shape against the exact moments
+    m.save(tmp_path / "run")
+    back = surrogates.load(tmp_path / "run")
+    np.testing.assert_allclose(back.predict(t.mesh, t.inputs).fields["U2"], exact.fields["U2"], rtol=1e-10)
