@@ -1,6 +1,7 @@
 """`surrogate train` and `surrogate predict`: any model family, through the Surrogate interface."""
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -38,6 +39,52 @@ def parse_assignments(items: list[str] | None, what: str) -> dict[str, Any]:
     return out
 
 
+def check_options(config_class: Any, family: str, from_file: dict[str, Any],
+                  from_cli: dict[str, Any], path: Path | None) -> None:
+    """Validate model options; the error names each bad option, its value and its source.
+
+    Raises
+    ------
+    ValueError
+        One line per problem: ``config file 'f.yaml': option 'hiden' = 64: unknown option
+        of model 'graph-transformer' (did you mean 'hidden'?)``, then the valid options.
+    """
+    import difflib
+
+    from pydantic import ValidationError
+
+    try:
+        config_class.model_validate({**from_file, **from_cli})
+    except ValidationError as exc:
+        names = list(config_class.model_fields)
+        lines, unknown = [], False
+        for err in exc.errors():
+            key = str(err["loc"][0]) if err["loc"] else "?"
+            source = "command line" if key in from_cli else f"config file '{path}'"
+            value = {**from_file, **from_cli}.get(key, err.get("input"))
+            if err["type"] == "extra_forbidden":
+                unknown = True
+                close = difflib.get_close_matches(key, names, n=1)
+                hint = f" (did you mean '{close[0]}'?)" if close else ""
+                lines.append(f"{source}: option '{key}' = {value!r}: unknown option of model "
+                             f"'{family}'{hint}")
+            else:
+                where = ".".join(str(x) for x in err["loc"])
+                lines.append(f"{source}: option '{where}' = {value!r}: {err['msg']}")
+        if unknown:
+            lines.append(f"options of '{family}': {', '.join(names)}")
+        raise ValueError("invalid model options\n  " + "\n  ".join(lines)) from None
+
+
+def _is_main_process() -> bool:
+    """False on the ranks > 0 of a torchrun/torch.distributed job (``RANK`` or the group)."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank() == 0
+    return int(os.environ.get("RANK", "0")) == 0
+
+
 class _Bar:
     """Adapter from the models' progress(stage, done, total) callback to rich progress bars."""
 
@@ -48,11 +95,17 @@ class _Bar:
         if stage not in self.tasks:
             self.tasks[stage] = self.bar.add_task(stage, total=total)
         self.bar.update(self.tasks[stage], completed=done, total=total)
+        if done >= total:  # freeze its clock: later stages must not count as this one's time
+            self.bar.stop_task(self.tasks[stage])
 
 
 def run_train(model: str | None, dataset: Path, out: Path, config: Path | None,
-              overrides: dict[str, Any], resume: bool, split: str | None) -> Path:
-    """Train a model on a dataset split and write the run folder."""
+              overrides: dict[str, Any], resume: bool, split: str | None) -> Path | None:
+    """Train a model on a dataset split and write the run folder.
+
+    Under ``torchrun`` every rank trains; only rank 0 prints and writes the run folder
+    (the others return None).
+    """
     import surrogates
     from mesh.dataset import Dataset
 
@@ -63,21 +116,21 @@ def run_train(model: str | None, dataset: Path, out: Path, config: Path | None,
         raise ValueError("say which model to train: --model NAME or 'model: NAME' in the config file "
                          f"(families: {', '.join(surrogates.FAMILIES)})")
     cls = surrogates.family_class(family)
-    fields = cls.config_class.model_fields
-    for k in overrides:
-        if k not in fields:
-            raise ValueError(f"option '{k}' does not apply to model '{family}'; its options: "
-                             f"{', '.join(fields)}")
+    check_options(cls.config_class, family, cfg, overrides, config)
     ds = Dataset(dataset)
     split = split or ("train" if "train" in ds.splits else None)
     train = ds.split(split) if split else ds
     m = surrogates.create(family, {**cfg, **overrides})
-    console.print(f"training [bold]{family}[/] on {len(train)} samples of '{ds.name}'"
-                  f"{f' (split {split})' if split else ''}")
+    main = _is_main_process()
+    if main:
+        console.print(f"training [bold]{family}[/] on {len(train)} samples of '{ds.name}'"
+                      f"{f' (split {split})' if split else ''}")
     t0 = time.perf_counter()
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TimeElapsedColumn(), console=err_console) as bar:
-        m.fit(train, progress=_Bar(bar), workdir=Path(out) / "work", resume=resume)
+                  TimeElapsedColumn(), console=err_console, disable=not main) as bar:
+        m.fit(train, progress=_Bar(bar) if main else None, workdir=Path(out) / "work", resume=resume)
+    if not main:  # under torchrun: rank 0 alone writes the run folder
+        return None
     m.metrics.setdefault("train_seconds", time.perf_counter() - t0)
     m.metrics.setdefault("train_samples", len(train))
     m.metrics.setdefault("dataset", str(dataset))
@@ -98,7 +151,9 @@ def run_predict(run: Path, mesh_path: Path | None, inputs: dict[str, Any], out: 
     if (mesh_path is None) == (dataset is None):
         raise ValueError("give either a MESH file or --dataset DIR")
     if mesh_path is not None:
-        pred = model.predict(read(mesh_path), {k: float(v) for k, v in inputs.items()}, steps=steps)
+        mesh, fields = read_prediction_mesh(Path(mesh_path), model.problem, rollout=steps is not None)
+        pred = model.predict(mesh, {k: float(v) for k, v in inputs.items()}, steps=steps,
+                             **({"input_fields": fields} if fields else {}))
         written.append(_write_prediction(pred, Path(out), write, write_series))
         _report(pred, written[-1])
         return written
@@ -120,6 +175,39 @@ def run_predict(run: Path, mesh_path: Path | None, inputs: dict[str, Any], out: 
     console.print(f"{len(written)} predictions written to [bold]{out}[/] "
                   f"(median {1e3 * float(np.median(times)):.0f} ms per sample)")
     return written
+
+
+def read_prediction_mesh(path: Path, problem, rollout: bool) -> tuple[Any, dict[str, np.ndarray]]:
+    """The mesh to predict on and the fields it carries that the model takes as inputs.
+
+    Parameters
+    ----------
+    path : a mesh file (VTU, MSH, ...) or an XDMF time series (as ``surrogate predict``
+        writes and ``data generate`` stores).
+    problem : the model's :class:`~mesh.problem.ProblemDefinition`.
+    rollout : also take the model's output fields found in the file, as initial states.
+
+    Returns
+    -------
+    (mesh, fields): point fields named as the problem's input fields, (N,) / (N, c) from a
+    single mesh, stacked over time (T, N) / (T, N, c) from a series; output fields too
+    (first state used) when ``rollout``.
+    """
+    from mesh.io import read, read_series
+
+    wanted = set(problem.input_fields) | (set(problem.outputs) if rollout else set())
+    if path.suffix.lower() == ".xdmf" and _is_series(path):
+        mesh, _times, steps = read_series(path)
+        names = [n for n in steps[0] if n in wanted] if steps else []
+        return mesh, {n: np.stack([np.asarray(st[n]) for st in steps]) for n in names}
+    mesh = read(path)
+    return mesh, {n: np.asarray(v) for n, v in mesh.point_data.items() if n in wanted}
+
+
+def _is_series(path: Path) -> bool:
+    """True when an XDMF file holds a temporal collection (several grids)."""
+    head = path.read_text(errors="replace")[:20000]
+    return 'CollectionType="Temporal"' in head
 
 
 def _write_prediction(pred, path: Path, write, write_series) -> Path:

@@ -165,13 +165,15 @@ def mean_value_weights(points: FloatArray, triangles: IntArray) -> sp.csr_matrix
     return w.tocsr()
 
 
-def stiffness_matrix(points: FloatArray, simplices: IntArray) -> sp.csr_matrix:
-    """P1 Laplace stiffness matrix K_ij = sum_K |K| grad(l_i) . grad(l_j): (N, N) CSR.
+def stiffness_matrix(points: FloatArray, simplices: IntArray,
+                     cell_weights: FloatArray | None = None) -> sp.csr_matrix:
+    """P1 Laplace stiffness matrix K_ij = sum_K w_K |K| grad(l_i) . grad(l_j): (N, N) CSR.
 
     Parameters
     ----------
     points : (N, d) coordinates.
     simplices : (S, d+1) node indices.
+    cell_weights : optional (S,) positive diffusivity w_K per simplex (default 1).
     """
     x = points[simplices]
     e = x[:, 1:] - x[:, :1]  # (S, d, d)
@@ -179,7 +181,8 @@ def stiffness_matrix(points: FloatArray, simplices: IntArray) -> sp.csr_matrix:
     det = np.linalg.det(e)
     inv = np.linalg.inv(e)  # grad l_j (j >= 1) is column j-1 of inv(e)
     g = np.concatenate([-inv.sum(axis=2, keepdims=True), inv], axis=2).transpose(0, 2, 1)
-    ke = np.abs(det)[:, None, None] / factorial(d) * np.einsum("sik,sjk->sij", g, g)
+    vol = np.abs(det) / factorial(d) if cell_weights is None else np.abs(det) / factorial(d) * cell_weights
+    ke = vol[:, None, None] * np.einsum("sik,sjk->sij", g, g)
     d1 = d + 1
     rows = np.repeat(simplices, d1, axis=1).ravel()
     cols = np.tile(simplices, (1, d1)).ravel()

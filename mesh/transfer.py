@@ -186,6 +186,13 @@ class PointLocation:
     distance: FloatArray
 
 
+def _workers(n_queries: int) -> int:
+    """Threads of a KD-tree query: 1 below 50,000 points (starting a thread pool per call
+    costs more than it saves on the meshes of a few thousand nodes MMGP transfers by the
+    hundred), all cores above."""
+    return 1 if n_queries < 50_000 else -1
+
+
 def _locate_inside(
     sset: _SimplexSet, p: FloatArray, tol: float, k0: int, k_max: int
 ) -> tuple[IntArray, FloatArray]:
@@ -202,7 +209,7 @@ def _locate_inside(
     n_s = len(sset.simplices)
     k = min(k0, n_s)
     while len(pending):
-        dist, cand = sset.tree.query(p[pending], k=k, workers=-1)
+        dist, cand = sset.tree.query(p[pending], k=k, workers=_workers(len(pending)))
         if k == 1:
             dist, cand = dist[:, None], cand[:, None]
         lam = sset.barycentric(p[pending], cand)
@@ -317,7 +324,7 @@ def _clamp(
     n_f = len(fset.facets)
     k = min(k0, n_f)
     while len(pending):
-        dist, cand = fset.tree.query(p[pending], k=k, workers=-1)
+        dist, cand = fset.tree.query(p[pending], k=k, workers=_workers(len(pending)))
         if k == 1:
             dist, cand = dist[:, None], cand[:, None]
         fac = fset.facets[cand]  # (M', k, nf)

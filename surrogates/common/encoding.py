@@ -137,9 +137,7 @@ class Encoder:
         dims, group_sets, dts, t0s, steps = set(), [], set(), set(), set()
         widths: dict[str, int] = {}
         fwidths: dict[str, int] = {}
-        for i, s in enumerate(dataset):
-            if progress:
-                progress("scanning the training set", i, len(dataset))
+        for i, s in enumerate(dataset, start=1):
             dims.add(s.mesh.dim)
             group_sets.append({g for g in s.mesh.groups if 0 < len(s.mesh.group_nodes(g)) < s.n_points})
             _scan_sample(s, norm, transient)
@@ -156,6 +154,8 @@ class Encoder:
                 if np.abs(d - d.mean()).max() > 1e-6 * abs(d.mean()):
                     raise SurrogateError(f"sample '{s.id}' has non-uniform time steps; "
                                          "rollout models need a constant step")
+            if progress:
+                progress("scanning the training set", i, len(dataset))
         if len(dims) != 1:
             raise SurrogateError(f"training meshes have several dimensions: {sorted(dims)}")
         if len(dts) > 1:

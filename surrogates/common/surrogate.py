@@ -108,10 +108,10 @@ class NeuralSurrogate(Surrogate):
             raise SurrogateError("time series need at least two states to learn a step")
         self.encoder = enc
         examples = []
-        for i, s in enumerate(dataset):
+        for i, s in enumerate(dataset, start=1):
+            examples.append(enc.example(s, self.extra_edges))
             if progress and info.main:
                 progress("encoding meshes", i, len(dataset))
-            examples.append(enc.example(s, self.extra_edges))
         task = Task(enc, examples, cfg.noise if enc.transient else 0.0, self.prepare_batch)
         workdir = Path(workdir) if workdir is not None else None
         if workdir is not None and info.main:

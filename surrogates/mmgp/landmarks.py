@@ -116,7 +116,8 @@ def landmark_angles(mesh: Mesh, loop: np.ndarray, positions: dict[str, int],
 
 
 def landmark_disk_mapping(mesh: Mesh, groups: dict[str, np.ndarray], targets: dict[str, float] | None,
-                          *, weights: str = "uniform") -> tuple[MorphResult, dict[str, float]]:
+                          *, weights: str = "uniform",
+                          loops: list[np.ndarray] | None = None) -> tuple[MorphResult, dict[str, float]]:
     """Map a 2D mesh bounded by one loop onto the unit disk, landmarks at given angles.
 
     Parameters
@@ -127,6 +128,7 @@ def landmark_disk_mapping(mesh: Mesh, groups: dict[str, np.ndarray], targets: di
     targets : landmark key -> normalised arc length on the circle; None: the mesh's own
         (this mesh defines the support).
     weights : ``"uniform"`` (Tutte) or ``"mean_value"`` (Floater).
+    loops : the boundary loops of ``mesh`` if already walked (None: walked here).
 
     Returns
     -------
@@ -138,7 +140,7 @@ def landmark_disk_mapping(mesh: Mesh, groups: dict[str, np.ndarray], targets: di
         Not one loop, fewer than 2 landmarks for a new support, a missing landmark,
         another landmark order, or a singular solve.
     """
-    loops = boundary_loops(mesh)
+    loops = boundary_loops(mesh) if loops is None else loops
     if len(loops) != 1:
         raise MorphingError(f"a disk mapping needs one boundary loop; the mesh has {len(loops)}")
     loop = loops[0]

@@ -185,7 +185,8 @@ class MMGP(Surrogate):
         if idx >= len(dataset):
             raise SurrogateError(f"support={idx} but the dataset has {len(dataset)} samples")
         template = dataset[idx]
-        support = CommonSupport.build(template.mesh, cfg.morphing, cfg.landmarks, cfg.harmonic_steps)
+        support = CommonSupport.build(template.mesh, cfg.morphing, cfg.landmarks, cfg.harmonic_steps,
+                                        cfg.harmonic_stiffening)
         snaps = transfer_training_set(dataset, support, progress)
         if snaps.inversions:
             warnings.warn(f"{snaps.inversions} of {len(dataset)} training meshes had inverted cells "

@@ -51,8 +51,8 @@ def volume_mesh(mesh: Mesh, points: np.ndarray | None = None) -> Mesh:
                 tuple(CellBlock(b.type, b.data) for b in mesh.volume_blocks()))
 
 
-def count_loops(mesh: Mesh) -> int:
-    """Number of boundary loops of a planar 2D mesh (1 for a simply connected domain).
+def boundary_loop_list(mesh: Mesh) -> list[np.ndarray]:
+    """Boundary loops (node indices) of a planar 2D mesh: one for a simply connected domain.
 
     Raises
     ------
@@ -63,37 +63,61 @@ def count_loops(mesh: Mesh) -> int:
         raise InputError(f"MMGP works on 2D meshes (triangles/quads); this mesh has "
                          f"{mesh.topological_dim}D cells ({', '.join(mesh.cell_types) or 'no cells'})")
     try:
-        return len(boundary_loops(mesh))
+        return boundary_loops(mesh)
     except (MeshError, MorphingError) as exc:
         raise InputError(f"the mesh boundary cannot be walked: {exc}") from None
 
 
-def incremental_harmonic_morph(mesh: Mesh, reference: Mesh, steps: int) -> MorphResult:
+def count_loops(mesh: Mesh) -> int:
+    """Number of boundary loops of a planar 2D mesh (see :func:`boundary_loop_list`)."""
+    return len(boundary_loop_list(mesh))
+
+
+def stiffening_weights(points: np.ndarray, simplices: np.ndarray, exponent: float) -> np.ndarray | None:
+    """Jacobian stiffening of a mesh-motion Laplacian: w_K = (mean area / |K|)^exponent, (S,).
+
+    Small cells (near holes and notches, where the motion concentrates) get a larger
+    diffusivity, so they move more rigidly and do not fold. None for exponent 0.
+    """
+    if exponent == 0:
+        return None
+    e = points[simplices[:, 1:]] - points[simplices[:, :1]]
+    area = np.abs(e[:, 0, 0] * e[:, 1, 1] - e[:, 0, 1] * e[:, 1, 0])
+    return (area.mean() / np.maximum(area, 1e-300 * area.mean())) ** exponent
+
+
+def incremental_harmonic_morph(mesh: Mesh, reference: Mesh, steps: int,
+                               stiffening: float = 0.0) -> MorphResult:
     """Loop-matched morph of ``mesh`` onto ``reference``, the boundary moved in ``steps`` increments.
 
     The boundary targets are those of :func:`mesh.morphing.loop_matched_morph` (every loop
     onto its counterpart by normalised arc length); each increment is one FE Laplace
     solve on the current configuration, which folds far fewer cells than one solve
     when the holes move (on holeplate2d: about 10x fewer inverted cells with 8 steps).
+    With ``stiffening`` > 0 the Laplacian is Jacobian-stiffened
+    (:func:`stiffening_weights`, recomputed at every increment): on 40 holeplate2d
+    training meshes, 8 steps fold cells in 26 meshes without it and in none with 1.
 
     Parameters
     ----------
     mesh : 2D mesh (volume cells only), same number of holes as ``reference``.
     reference : the target domain.
     steps : number of increments (1: the plain harmonic extension).
+    stiffening : exponent of the Jacobian stiffening (0: the plain Laplacian).
 
     Returns
     -------
     MorphResult (method ``"harmonic"``) with the inversion report against ``mesh``.
     """
     final = loop_matched_morph(mesh, reference)
-    if steps > 1:
+    if steps > 1 or stiffening:
         bnd = np.concatenate(boundary_loops(mesh))
         tri = simplex_split(mesh)[0]
         start, pts = mesh.points[bnd], mesh.points.copy()
         for k in range(1, steps + 1):  # loop over increments, one sparse solve each
             goal = start + k / steps * (final[bnd] - start)
-            pts = pts + dirichlet_solve(stiffness_matrix(pts, tri), bnd, goal - pts[bnd])
+            stiff = stiffness_matrix(pts, tri, stiffening_weights(pts, tri, stiffening))
+            pts = pts + dirichlet_solve(stiff, bnd, goal - pts[bnd])
         final = pts
     return MorphResult(mesh.with_points(final), "harmonic", inverted_cells(mesh, final))
 
@@ -153,6 +177,7 @@ class CommonSupport:
         (``"bottom+left"``) -> normalised arc length on the circle; None without.
     harmonic_steps : boundary increments of the ``"harmonic"`` morph
         (:func:`incremental_harmonic_morph`).
+    stiffening : Jacobian-stiffening exponent of the ``"harmonic"`` morph.
     """
 
     mesh: Mesh
@@ -161,6 +186,7 @@ class CommonSupport:
     reference: Mesh | None = None
     landmarks: dict[str, float] | None = None
     harmonic_steps: int = 8
+    stiffening: float = 0.0
     _mass: dict[int, sp.csr_matrix] = field(default_factory=dict, repr=False)
 
     @property
@@ -175,7 +201,7 @@ class CommonSupport:
 
     @classmethod
     def build(cls, template: Mesh, method: str, landmarks: str = "none",
-              harmonic_steps: int = 8) -> CommonSupport:
+              harmonic_steps: int = 8, stiffening: float = 0.0) -> CommonSupport:
         """The support made from one training mesh.
 
         Parameters
@@ -188,6 +214,7 @@ class CommonSupport:
             ``"auto"`` (corners when the template has at least 2 of them and the mapping
             is a disk mapping).
         harmonic_steps : boundary increments of the ``"harmonic"`` morph.
+        stiffening : Jacobian-stiffening exponent of the ``"harmonic"`` morph.
 
         Raises
         ------
@@ -207,7 +234,8 @@ class CommonSupport:
             if landmarks == "corners":
                 raise SurrogateError("landmarks='corners' works with disk mappings (tutte, floater), "
                                      "not with morphing='harmonic'")
-            return cls(base, method, n_loops, reference=base, harmonic_steps=harmonic_steps)
+            return cls(base, method, n_loops, reference=base, harmonic_steps=harmonic_steps,
+                       stiffening=stiffening)
         if landmarks != "none":
             loop = boundary_loops(base)[0]
             groups = boundary_group_nodes(template, loop)
@@ -222,14 +250,17 @@ class CommonSupport:
         return cls(volume_mesh(base, res.points), method, n_loops)
 
     # -------------------------------------------------------------- morphing
-    def check_topology(self, mesh: Mesh) -> None:
-        """Raise InputError unless ``mesh`` has the topology of the training meshes."""
-        n = count_loops(mesh)
+    def check_topology(self, mesh: Mesh) -> list[np.ndarray]:
+        """The boundary loops of ``mesh`` (node indices); InputError unless it has the
+        topology of the training meshes."""
+        loops = boundary_loop_list(mesh)
+        n = len(loops)
         if n != self.n_loops:
             raise InputError(
                 f"the mesh has {n} boundary loop(s) ({n - 1} hole(s)) but the model was trained on "
                 f"meshes with {self.n_loops} loop(s) ({self.n_loops - 1} hole(s)): MMGP only predicts "
                 "on meshes of the training topology")
+        return loops
 
     def morph(self, mesh: Mesh) -> MorphResult:
         """Morph ``mesh`` onto the support frame (same method as in training).
@@ -240,15 +271,15 @@ class CommonSupport:
             For another topology than the training meshes, a mesh without the landmark
             groups of the support, or a morph that fails.
         """
-        self.check_topology(mesh)
+        loops = self.check_topology(mesh)
         vol = volume_mesh(mesh, planar_points(mesh))
         try:
             if self.method == "harmonic":
-                return incremental_harmonic_morph(vol, self.reference, self.harmonic_steps)
+                return incremental_harmonic_morph(vol, self.reference, self.harmonic_steps, self.stiffening)
             if self.landmarks:
-                loop = boundary_loops(vol)[0]
-                groups = boundary_group_nodes(mesh, loop, self.landmark_groups)
-                return landmark_disk_mapping(vol, groups, self.landmarks, weights=_WEIGHTS[self.method])[0]
+                groups = boundary_group_nodes(mesh, loops[0], self.landmark_groups)
+                return landmark_disk_mapping(vol, groups, self.landmarks, weights=_WEIGHTS[self.method],
+                                             loops=loops)[0]
             return morph(vol, method=self.method)
         except MorphingError as exc:
             hint = (f" (the model keeps the corners of the boundary groups {', '.join(self.landmark_groups)} "
@@ -304,7 +335,8 @@ class CommonSupport:
         """(meta, arrays) of the support for the model folder."""
         meta, arrays = mesh_arrays("support", self.mesh)
         meta = {"method": self.method, "n_loops": self.n_loops, "support": meta,
-                "landmarks": self.landmarks, "harmonic_steps": self.harmonic_steps}
+                "landmarks": self.landmarks, "harmonic_steps": self.harmonic_steps,
+                "stiffening": self.stiffening}
         return meta, arrays
 
     @classmethod
@@ -318,7 +350,8 @@ class CommonSupport:
         landmarks = meta.get("landmarks")
         return cls(mesh, method, n_loops, reference=mesh if method == "harmonic" else None,
                    landmarks={str(k): float(v) for k, v in landmarks.items()} if landmarks else None,
-                   harmonic_steps=int(meta.get("harmonic_steps", 1)))
+                   harmonic_steps=int(meta.get("harmonic_steps", 1)),
+                   stiffening=float(meta.get("stiffening", 0.0)))
 
 
 def flatten(values: np.ndarray) -> np.ndarray:
@@ -341,5 +374,5 @@ def unflatten(vector: np.ndarray, n_components: int) -> np.ndarray:
     return np.moveaxis(v.reshape(*v.shape[:-1], n_components, n), -2, -1)
 
 
-__all__ = ["CommonSupport", "MorphedMesh", "count_loops", "flatten", "incremental_harmonic_morph", "unflatten",
-           "volume_mesh"]
+__all__ = ["CommonSupport", "MorphedMesh", "count_loops", "flatten", "incremental_harmonic_morph",
+           "stiffening_weights", "unflatten", "volume_mesh"]

@@ -145,6 +145,7 @@ def test_holes_use_loop_matched_morphing(tmp_path_factory):
     m = MMGP(TINY).fit(train)
     assert m.metrics["morphing"] == "harmonic" and m.metrics["boundary_loops"] == 2
     assert m.metrics["landmarks"] == []
+    assert m.metrics["inverted_morphs"] == 0  # Jacobian-stiffened extension (default exponent 1)
     s = train[1]
     assert rrmse(s.fields["von_mises"], m.predict(s.mesh, s.inputs).fields["von_mises"]) < 0.05
     t = inside(holes.split("test")[0], train)
@@ -299,3 +300,20 @@ def test_amplitude_model_moments_match_its_draws_and_survive_save_load(plates, t
     m.save(tmp_path / "run")
     back = surrogates.load(tmp_path / "run")
     np.testing.assert_allclose(back.predict(t.mesh, t.inputs).fields["U2"], exact.fields["U2"], rtol=1e-10)
+
+
+def test_jacobian_stiffening_removes_the_folds_of_the_plain_harmonic_morph(tmp_path_factory):
+    from mesh.boundary import planar_points
+    from surrogates.mmgp.support import incremental_harmonic_morph, stiffening_weights, volume_mesh
+
+    holes = tiny(tmp_path_factory.getbasetemp(), "holeplate2d").split("train")
+    ref = volume_mesh(holes[0].mesh, planar_points(holes[0].mesh))
+    folds = {}
+    for chi in (0.0, 1.0):
+        folds[chi] = [incremental_harmonic_morph(volume_mesh(s.mesh, planar_points(s.mesh)), ref, 8,
+                                                 chi).inversions.count for s in list(holes)[1:]]
+    assert sum(folds[0.0]) > 0 and sum(folds[1.0]) == 0
+    pts = np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0], [0.1, 0.1]])
+    w = stiffening_weights(pts, np.array([[0, 1, 2], [0, 1, 3]]), 1.0)
+    np.testing.assert_allclose(w, [0.55 / 1.0, 0.55 / 0.1])  # (mean area / area), areas x2: 1 and 0.1
+    assert stiffening_weights(pts, np.array([[0, 1, 2]]), 0.0) is None
