@@ -42,7 +42,8 @@ class NeuralConfig(SurrogateConfig):
     groups : node groups given as 0/1 node features; None = the groups every training mesh
         has, except those covering every node.
     device : ``"auto"`` (CUDA when available), ``"cpu"``, ``"cuda"``, ``"cuda:1"``...
-    amp : bfloat16 autocast of the forward pass on CUDA (ignored on CPU).
+    amp : bfloat16 autocast of the forward pass (CUDA and CPU; on CPU the sparse
+        attention runs in float32 inside it).
     activation_checkpointing : recompute each block's activations in backward (less memory).
     ddp_backend : process-group backend when launched by torchrun (``"auto"``: nccl on
         CUDA, gloo on CPU).

@@ -202,7 +202,7 @@ def train_epoch(model: torch.nn.Module, optimizer: torch.optim.Optimizer, task: 
     """
     sums = np.zeros(3)
     lr = config.lr
-    amp = config.amp and device.type == "cuda"
+    amp = config.amp and device.type in ("cuda", "cpu")  # bf16 autocast exists on both
     for pairs, positions in batches:
         batch = task.batch(pairs, [(*seed, p) for p in positions]).to(device)
         lr = lr_at(step, total_steps, config)

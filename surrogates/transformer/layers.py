@@ -12,6 +12,7 @@ weighted sum in one pass, FlashAttention-style backward; Triton on CUDA).
 from __future__ import annotations
 
 import math
+from contextlib import nullcontext
 
 import torch
 from torch import nn
@@ -118,9 +119,14 @@ class SparseAttention(nn.Module):
         q, k, v = self.qkv(h).view(n, 3, self.heads, dim // self.heads).unbind(1)
         if angles is not None:
             q, k = apply_rotary(q, angles), apply_rotary(k, angles)
+        if h.device.type == "cpu" and q.dtype in (torch.bfloat16, torch.float16):
+            # CPU autocast (amp=True): torch's sparse CSR products have no bf16 kernel, so the
+            # attention itself runs in float32; the projections around it stay in bf16.
+            q, k, v = q.float(), k.float(), v.float()
         if bias is not None:
             bias = bias.to(q.dtype)
-        o = graph_attention(q.contiguous(), k.contiguous(), v.contiguous(), graph, bias)
+        with torch.autocast(h.device.type, enabled=False) if h.device.type == "cpu" else nullcontext():
+            o = graph_attention(q.contiguous(), k.contiguous(), v.contiguous(), graph, bias)
         return self.out(o.reshape(n, dim))
 
 
