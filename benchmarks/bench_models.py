@@ -28,8 +28,9 @@ Parts (each a few minutes on 2 CPU cores; run them one at a time):
 ``memory``
     Forward + backward of one mesh of N nodes (a structured triangulated square) in a
     fresh process per size, peak RSS measured by the kernel (``ru_maxrss``); sizes grow
-    x4 until the next is predicted to pass ``--mem-cap`` GB. With and without
-    activation checkpointing.
+    x2 (nodes) until the next is predicted to pass ``--mem-cap`` GB; a least-squares line
+    through the measured peaks is extrapolated to ``--mem-target`` GB (24: reported as an
+    extrapolation, not a measurement). With and without activation checkpointing.
 
 Data: plate2d and heat2d datasets made by ``surrogate data generate`` (generated into
 the given folders when missing: ``--n-plate`` / ``--n-heat`` samples, seed 1).
@@ -273,8 +274,22 @@ def memory_child(family: str, n_side: int, checkpointing: bool) -> None:
                       "rss_before_gb": base / 2**20, "prepare_s": t1 - t0, "fwd_bwd_s": t2 - t1}))
 
 
+def linear_extrapolation(measured: list[dict], target_gb: float) -> dict[str, Any]:
+    """Least-squares line peak_rss_gb = a + b * nodes over the measured sizes, and the node
+    count where it reaches ``target_gb`` (an EXTRAPOLATION beyond the largest measured size)."""
+    pts = [(m["nodes"], m["peak_rss_gb"]) for m in measured if "peak_rss_gb" in m]
+    if len(pts) < 2:
+        return {"note": "fewer than 2 measured sizes: no trend"}
+    n, g = np.array(pts, float).T
+    b, a = np.polyfit(n, g, 1)
+    return {"gb_at_0_nodes": float(a), "gb_per_million_nodes": float(b * 1e6),
+            "max_abs_residual_gb": float(np.abs(a + b * n - g).max()),
+            "largest_measured_nodes": int(n.max()), "target_gb": target_gb,
+            "extrapolated_nodes_at_target": int((target_gb - a) / b) if b > 0 else None}
+
+
 def part_memory(args) -> dict[str, Any]:
-    out: dict[str, Any] = {"cap_gb": args.mem_cap}
+    out: dict[str, Any] = {"cap_gb": args.mem_cap, "sizes": "side x side nodes, side x sqrt(2) per step"}
     env = {**os.environ, "BENCH_THREADS": str(args.threads)}
     for family in ("graph-transformer", "meshgraphnet"):
         for ckpt in (False, True):
@@ -292,10 +307,13 @@ def part_memory(args) -> dict[str, Any]:
                 tried.append(res)
                 print(f"{family} checkpointing={ckpt}: {res}", flush=True)
                 grow = res["peak_rss_gb"] - res["rss_before_gb"]
-                if res["rss_before_gb"] + 4 * grow > args.mem_cap or res["fwd_bwd_s"] * 4 > args.mem_timeout:
+                # next size has ~2x the nodes: stop when its predicted peak passes the cap
+                if res["rss_before_gb"] + 2.2 * grow > args.mem_cap or res["fwd_bwd_s"] * 3 > args.mem_timeout:
                     break
-                side *= 2
-            out[f"{family}{' +checkpointing' if ckpt else ''}"] = tried
+                side = int(round(side * 2**0.5))
+            key = f"{family}{' +checkpointing' if ckpt else ''}"
+            out[key] = {"measured": tried, "trend": linear_extrapolation(tried, args.mem_target)}
+            print(f"{key}: {out[key]['trend']}", flush=True)
     return out
 
 
@@ -323,6 +341,7 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--mem-cap", type=float, default=8.0, help="GB")
     ap.add_argument("--mem-start", type=int, default=100, help="first mesh side (nodes = side^2)")
+    ap.add_argument("--mem-target", type=float, default=24.0, help="GB the trend is extrapolated to")
     ap.add_argument("--mem-timeout", type=int, default=300)
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
