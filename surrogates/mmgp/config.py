@@ -52,8 +52,8 @@ class GPConfig(BaseModel):
     restarts: int = Field(4, ge=1)
     optimizer: Literal["lbfgs", "adam"] = "lbfgs"
     max_iter: int = Field(100, ge=1)
-    restart_subset: int | None = Field(256, ge=2)
-    refine_iter: int = Field(30, ge=1)
+    restart_subset: int | None = Field(128, ge=2)
+    refine_iter: int = Field(40, ge=1)
     lr: float = Field(0.05, gt=0)
     noise_lower_bound: float = Field(1e-6, gt=0)
     noise_init: tuple[float, float] = (1e-4, 1e-1)

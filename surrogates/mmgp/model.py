@@ -76,6 +76,7 @@ class _Trained:
     y_train: list[np.ndarray]          # per GP output: (n, M_b) standardised targets
     hyper: Hyperparameters
     posterior: Posterior
+    residual_sd: dict[str, np.ndarray]  # field -> (c n_s,) rms POD truncation residual (shape units)
 
     @property
     def outputs(self) -> list[str]:
@@ -119,6 +120,18 @@ def amplitudes(snapshots: dict[str, np.ndarray], mode: str,
                              f"(the output fields are {', '.join(snapshots)})")
     amps = {n: np.abs(s).max(axis=1) for n, s in snapshots.items() if only is None or n in only}
     return {n: a for n, a in amps.items() if np.all(a > 0) and np.all(np.isfinite(a))}
+
+
+def residual_sd(red: Reduction, snapshots: np.ndarray) -> np.ndarray:
+    """Per-dof rms of the POD truncation residual of the training snapshots, (n_dof,).
+
+    ``sqrt(mean_i (u_i - P u_i)^2 * S / (S - k))`` over the S snapshots (k modes): the
+    in-sample residual, scaled by the degrees of freedom the k modes (and the mean)
+    took from it; same unit as the snapshots.
+    """
+    res = snapshots - red.reconstruct(red.project(snapshots))
+    s, k = snapshots.shape[0], red.n_modes
+    return np.sqrt((res ** 2).mean(axis=0) * s / max(s - k - 1, 1))
 
 
 def _standardise(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -228,7 +241,8 @@ class MMGP(Surrogate):
                               names=names, threads=1)
         self._trained = _Trained(support, geometry, reductions, snaps.components,
                                  list(self.problem.output_scalars), list(amps), x_mean, x_std, y_mean, y_scale, xs,
-                                 targets, hyper, posterior)
+                                 targets, hyper, posterior,
+                                 {n: residual_sd(reductions[n], s) for n, s in shapes.items()})
         self.metrics = {
             "mesh_dim": int(template.mesh.dim),
             "n_train": len(dataset),
@@ -322,7 +336,7 @@ class MMGP(Surrogate):
         rng = np.random.default_rng(self.config.seed)
         for name, (coef, coef_sd, log_amp) in field_coefficients(tr, means, var).items():
             self._decode_field(pred, name, tr.fields[name], tr.components[name], back, coef, coef_sd,
-                               log_amp, rng)
+                               log_amp, tr.residual_sd.get(name), rng)
         for name in tr.scalars:
             b = tr.output_index(name, "scalar")
             pred.scalars[name] = float(means[b][0, 0] * tr.y_scale[b][0] + tr.y_mean[b][0])
@@ -335,8 +349,13 @@ class MMGP(Surrogate):
 
     def _decode_field(self, pred: Prediction, name: str, red: Reduction, n_comp: int,
                       back: sp.csr_matrix, coef: np.ndarray, coef_sd: np.ndarray,
-                      log_amp: tuple[float, float] | None, rng: np.random.Generator) -> None:
+                      log_amp: tuple[float, float] | None, res_sd: np.ndarray | None,
+                      rng: np.random.Generator) -> None:
         """Decode one field's coefficients (k,) and their std (k,) onto the mesh nodes.
+
+        ``res_sd`` (c n_s,): rms POD truncation residual at the support nodes, mapped to
+        the mesh as ``W_back @ res_sd`` (neighbouring residuals are strongly correlated)
+        and added to the variance as an independent zero-mean error (None: not added).
 
         ``log_amp`` = (mean, variance) of the Gaussian log-amplitude of an amplitude
         field (None otherwise); the field is then amplitude x shape, amplitude and shape
@@ -350,6 +369,9 @@ class MMGP(Surrogate):
             basis.append(np.asarray(back @ red.modes[:, sl].T))
             offset.append(back @ red.mean[sl])
         basis_all, offset_all = np.stack(basis, 1), np.stack(offset, 1)  # (N, c, k), (N, c)
+        res_var = 0.0
+        if res_sd is not None:
+            res_var = np.stack([back @ res_sd[c * n_s:(c + 1) * n_s] for c in range(n_comp)], 1) ** 2  # (N, c)
         mean = offset_all + basis_all @ coef
         shape = (lambda a: a[..., 0]) if n_comp == 1 else (lambda a: a)
         mode = self.config.uncertainty
@@ -362,7 +384,7 @@ class MMGP(Surrogate):
         if mode == "none":
             return
         if mode == "gaussian":
-            var_s = np.einsum("nck,k->nc", basis_all ** 2, coef_sd ** 2)
+            var_s = np.einsum("nck,k->nc", basis_all ** 2, coef_sd ** 2) + res_var
             if log_amp is None:
                 std = np.sqrt(var_s)
             else:
@@ -374,12 +396,15 @@ class MMGP(Surrogate):
             draws = coef + rng.standard_normal((s, coef.size)) * coef_sd  # (S, k)
             flat = basis_all.reshape(-1, coef.size)  # (N c, k)
             values = flat @ draws.T + offset_all.reshape(-1, 1)  # (N c, S): one draw per column
-            if log_amp is None:
+            if np.any(res_var):
+                values = values + np.sqrt(res_var).reshape(-1, 1) * rng.standard_normal(values.shape)
+            if log_amp is not None:
+                values = values * np.exp(log_amp[0] + np.sqrt(log_amp[1]) * rng.standard_normal(s))
+            if log_amp is None and not np.any(res_var):
                 centred = draws - draws.mean(axis=0)
                 cov = centred.T @ centred / (s - 1)  # (k, k); the decoder is linear, so the sample
                 std = np.sqrt(np.maximum(np.sum((flat @ cov) * flat, axis=1), 0.0))  # std of the values
             else:
-                values = values * np.exp(log_amp[0] + np.sqrt(log_amp[1]) * rng.standard_normal(s))
                 std = values.std(axis=1, ddof=1)
             std = std.reshape(mean.shape)
             lower, upper = (q.reshape(mean.shape) for q in _quantiles(values, 0.025, 0.975))
@@ -395,8 +420,8 @@ class MMGP(Surrogate):
                "(std, empirical 2.5/97.5 % quantiles)" if mode == "samples" else
                "decoded in closed form through the linear POD decoder and the transfer to the mesh "
                "(std, mean -+ 1.96 std)")
-        return (what + how + "; scalars: GP predictive std. Excludes the POD truncation and transfer "
-                "errors (the error with a perfect GP)")
+        return (what + how + ", plus the POD truncation error (per-node rms of the training residuals, "
+                "as independent noise); scalars: GP predictive std. Excludes the morph/transfer error")
 
     def _require_trained(self) -> _Trained:
         if self._trained is None or self.problem is None:
@@ -416,6 +441,7 @@ class MMGP(Surrogate):
         for b, n in enumerate(tr.outputs):
             arrays.update({f"y.{n}.mean": tr.y_mean[b], f"y.{n}.scale": tr.y_scale[b],
                            f"y.{n}.train": tr.y_train[b]})
+        arrays.update({f"residual.{n}": v for n, v in tr.residual_sd.items()})
         meta = {"version": STATE_VERSION, "support": support_meta, "fields": list(tr.fields),
                 "components": dict(tr.components), "scalars": list(tr.scalars),
                 "amplitude": list(tr.amplitude)}
@@ -447,6 +473,7 @@ class MMGP(Surrogate):
             y_train = [np.asarray(arrays[f"y.{n}.train"]) for n in outputs]
             x_mean, x_std, x_train = (np.asarray(arrays[k]) for k in ("x.mean", "x.std", "x.train"))
             components = {n: int(c) for n, c in meta["components"].items()}
+            residual = {n: np.asarray(arrays[f"residual.{n}"]) for n in fields if f"residual.{n}" in arrays}
         except KeyError as exc:
             raise ModelFormatError(f"the MMGP model folder is incomplete: missing {exc}") from None
         hyper = Hyperparameters.from_arrays("gp", arrays)
@@ -455,7 +482,7 @@ class MMGP(Surrogate):
         model = cls(config)
         model._trained = _Trained(support, Reduction.from_arrays("geometry", arrays), fields, components,
                                   scalars, amplitude, x_mean, x_std, y_mean, y_scale, x_train, y_train, hyper,
-                                  posterior)
+                                  posterior, residual)
         return model
 
 

@@ -100,7 +100,7 @@ def test_reproduces_a_training_sample_and_predicts_an_unseen_one(plates, model):
     assert set(q.timings) == {"morph", "transfer", "geometry", "gp", "decode", "total"}
     for name in q.fields:
         assert (q.lower[name] <= q.upper[name]).all() and (q.std[name] >= 0).all()
-    assert "in closed form" in q.uncertainty and "Excludes" in q.uncertainty
+    assert "in closed form" in q.uncertainty and "POD truncation error" in q.uncertainty
     # the closed form is the default: symmetric interval of 1.96 std
     np.testing.assert_allclose(q.upper["U2"] - q.fields["U2"], 1.959963984540054 * q.std["U2"], rtol=1e-12)
 
@@ -317,3 +317,17 @@ def test_jacobian_stiffening_removes_the_folds_of_the_plain_harmonic_morph(tmp_p
     w = stiffening_weights(pts, np.array([[0, 1, 2], [0, 1, 3]]), 1.0)
     np.testing.assert_allclose(w, [0.55 / 1.0, 0.55 / 0.1])  # (mean area / area), areas x2: 1 and 0.1
     assert stiffening_weights(pts, np.array([[0, 1, 2]]), 0.0) is None
+
+
+def test_closed_form_variance_adds_the_mapped_pod_residual(plates, model):
+    t = inside(plates.split("test")[0], plates.split("train"))
+    full = model.predict(t.mesh, t.inputs)
+    reloaded = with_config(model)
+    np.testing.assert_allclose(reloaded.predict(t.mesh, t.inputs).std["sig22"], full.std["sig22"], rtol=1e-10)
+    res = model._trained.residual_sd["sig22"]
+    assert res.shape == (model._trained.support.n_nodes,) and res.max() > 0
+    reloaded._trained.residual_sd = {}
+    gp_only = reloaded.predict(t.mesh, t.inputs)
+    back = model._trained.support.morph_and_transfer(t.mesh).from_support
+    added = full.std["sig22"] ** 2 - gp_only.std["sig22"] ** 2
+    np.testing.assert_allclose(added, (back @ res) ** 2, rtol=1e-6, atol=1e-12 * np.max(added))
