@@ -368,6 +368,36 @@ def _check_loops(loops_m: list[IntArray], areas_m: FloatArray, loops_r: list[Int
         )
 
 
+def loop_targets(mesh: Mesh, reference: Mesh) -> tuple[IntArray, FloatArray]:
+    """Where the boundary nodes of a 2D mesh go on the boundary of a reference with the same loops.
+
+    Each boundary loop of ``mesh`` is matched to its counterpart in ``reference`` (outer to
+    outer; holes by normalised centroid position) and its nodes are placed by normalised
+    arc length from the deterministic starts.
+
+    Returns
+    -------
+    (the boundary nodes of ``mesh``, loop after loop (M,); their target positions (M, 2)
+    in the reference's length unit).
+
+    Raises
+    ------
+    MorphingError
+        If the loop structures differ or the mesh has several components or unused nodes.
+    """
+    pts_m, pts_r = planar_points(mesh), planar_points(reference)
+    loops_m, loops_r = boundary_loops(mesh), boundary_loops(reference)
+    _check_loops(loops_m, loop_signed_areas(pts_m, loops_m), loops_r,
+                 loop_signed_areas(pts_r, loops_r))
+    _check_used(mesh)
+    order = [0]
+    if len(loops_m) > 1:
+        order += [1 + j for j in _match_holes(pts_m, loops_m[1:], pts_r, loops_r[1:],
+                                              loops_m[0], loops_r[0])]
+    targets = [_loop_targets(pts_m, lm, pts_r, loops_r[j]) for lm, j in zip(loops_m, order)]
+    return np.concatenate(loops_m), np.concatenate(targets)
+
+
 def loop_matched_morph(
     mesh: Mesh,
     reference: Mesh,
@@ -398,18 +428,9 @@ def loop_matched_morph(
         If the loop structures differ, a mesh has several components, or the solve
         is singular.
     """
-    pts_m, pts_r = planar_points(mesh), planar_points(reference)
-    loops_m, loops_r = boundary_loops(mesh), boundary_loops(reference)
-    _check_loops(loops_m, loop_signed_areas(pts_m, loops_m), loops_r,
-                 loop_signed_areas(pts_r, loops_r))
-    _check_used(mesh)
-    order = [0]
-    if len(loops_m) > 1:
-        order += [1 + j for j in _match_holes(pts_m, loops_m[1:], pts_r, loops_r[1:],
-                                              loops_m[0], loops_r[0])]
-    targets = [_loop_targets(pts_m, lm, pts_r, loops_r[j]) for lm, j in zip(loops_m, order)]
-    fixed = np.concatenate(loops_m)
-    disp_b = np.concatenate(targets) - pts_m[fixed]
+    pts_m = planar_points(mesh)
+    fixed, targets = loop_targets(mesh, reference)
+    disp_b = targets - pts_m[fixed]
     if laplacian == "fe":
         lap = stiffness_matrix(pts_m, simplex_split(mesh)[0])
     elif laplacian == "graph":
@@ -759,6 +780,7 @@ __all__ = [
     "disk_mapping",
     "inverted_cells",
     "loop_matched_morph",
+    "loop_targets",
     "mean_value_weights",
     "morph",
     "rbf_morph",

@@ -71,8 +71,9 @@ class MMGPConfig(SurrogateConfig):
         loop matching + harmonic extension onto the median training sample for
         meshes with holes), ``"tutte"``, ``"floater"`` (mean-value weights) or
         ``"harmonic"`` (loop matching, any number of loops).
-    harmonic_steps : boundary increments of the ``"harmonic"`` morph, one sparse solve
-        each (more steps fold fewer cells when holes move between samples).
+    harmonic_steps : most boundary increments of the ``"harmonic"`` morph, one sparse
+        solve each (more fold fewer cells when holes move between samples); 1, 2, 4, ...
+        are tried in turn and the first that folds no cell is kept.
     harmonic_stiffening : exponent of the Jacobian stiffening of the ``"harmonic"`` morph
         (each cell's diffusivity is (mean area / area)^exponent, so small cells near the
         holes move rigidly; 0: the plain Laplacian). 1 removed every inverted cell of
