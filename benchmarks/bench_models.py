@@ -18,8 +18,9 @@ Parts (each a few minutes on 2 CPU cores; run them one at a time):
     ``sqrt(mean_i (w_ref - w_pred)^2 / w_ref^2)``) and Q2. Samples whose reference is
     identically 0 for a quantity (e.g. no plasticity) are left out of that RRMSE.
 ``posenc``
-    The transformer with ``pos_encoding`` = bias / rope / both / none, same budget as
-    ``plate``: the measurement behind the default positional encoding.
+    The transformer with ``pos_encoding`` = bias / rope / both / none (``--encodings``),
+    same budget as ``plate``, ``--seeds`` training seeds each (mean and std of the mean
+    field RRMSE): the measurement behind the default positional encoding.
 ``heat``
     Both models trained as autoregressive time steppers on heat2d (normalised
     increments, Gaussian input noise); one-step RMSE (from the true state, every
@@ -106,10 +107,10 @@ def rrmse_scalars(refs: list[dict], preds: list[dict], names: list[str]) -> dict
 
 
 # ------------------------------------------------------------------ parts
-def train(family: str, options: dict, train_ds, epochs: int, batch: int, **extra):
+def train(family: str, options: dict, train_ds, epochs: int, batch: int, seed: int = 0, **extra):
     import surrogates
 
-    cfg = dict(options, epochs=epochs, batch_size=batch, lr=1e-3, lr_min=1e-5, seed=0, **extra)
+    cfg = dict(options, epochs=epochs, batch_size=batch, lr=1e-3, lr_min=1e-5, seed=seed, **extra)
     model = surrogates.create(family, cfg)
     t0 = time.perf_counter()
     model.fit(train_ds)
@@ -153,14 +154,24 @@ def part_plate(args) -> dict[str, Any]:
 def part_posenc(args) -> dict[str, Any]:
     ds = dataset(args.plate, "plate2d", args.n_plate)
     tr, te = subset(ds, "train", args.n_train), subset(ds, "test", args.n_test)
-    out: dict[str, Any] = {"train_samples": len(tr), "test_samples": len(te), "epochs": args.epochs}
-    for pe in ("bias", "rope", "both", "none"):
-        model, wall = train("graph-transformer", dict(GT, pos_encoding=pe), tr, args.epochs, args.batch)
-        res = evaluate_steady(model, te)
-        out[pe] = {"mean_field_rrmse": res["mean_field_rrmse"], "final_loss": model.metrics["final_loss"][0],
-                   "train_s": wall, "fields": {k: v["rrmse"] for k, v in res["fields"].items()}}
-        print(f"pos_encoding={pe}: train {wall:.0f} s, loss {out[pe]['final_loss']:.4f}, "
-              f"mean field RRMSE {res['mean_field_rrmse']:.4f}", flush=True)
+    out: dict[str, Any] = {"train_samples": len(tr), "test_samples": len(te), "epochs": args.epochs,
+                           "seeds": args.seeds}
+    for pe in args.encodings.split(","):
+        runs = []
+        for seed in range(args.seeds):
+            model, wall = train("graph-transformer", dict(GT, pos_encoding=pe), tr, args.epochs, args.batch, seed)
+            res = evaluate_steady(model, te)
+            runs.append({"seed": seed, "mean_field_rrmse": res["mean_field_rrmse"],
+                         "final_loss": model.metrics["final_loss"][0], "train_s": wall,
+                         "fields": {k: v["rrmse"] for k, v in res["fields"].items()}})
+            print(f"pos_encoding={pe} seed {seed}: train {wall:.0f} s, loss {runs[-1]['final_loss']:.4f}, "
+                  f"mean field RRMSE {res['mean_field_rrmse']:.4f}", flush=True)
+        r = np.array([x["mean_field_rrmse"] for x in runs])
+        loss = np.array([x["final_loss"] for x in runs])
+        out[pe] = {"runs": runs, "mean_field_rrmse": float(r.mean()), "mean_field_rrmse_std": float(r.std(ddof=1)) if len(r) > 1 else None,
+                   "final_loss": float(loss.mean()), "final_loss_std": float(loss.std(ddof=1)) if len(loss) > 1 else None}
+        print(f"pos_encoding={pe}: mean field RRMSE {r.mean():.4f} +- {out[pe]['mean_field_rrmse_std'] or 0:.4f} "
+              f"over {len(r)} seed(s), loss {loss.mean():.4f}", flush=True)
     return out
 
 
@@ -338,6 +349,8 @@ def main() -> None:
     ap.add_argument("--heat-pairs", type=int, default=32, help="heat2d (sample, step) pairs per epoch")
     ap.add_argument("--one-step-stride", type=int, default=5)
     ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--seeds", type=int, default=1, help="posenc: training seeds per encoding")
+    ap.add_argument("--encodings", default="bias,rope,both,none", help="posenc: encodings to compare")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--mem-cap", type=float, default=8.0, help="GB")
     ap.add_argument("--mem-start", type=int, default=100, help="first mesh side (nodes = side^2)")
