@@ -71,9 +71,12 @@ class MMGPConfig(SurrogateConfig):
         loop matching + harmonic extension onto the median training sample for
         meshes with holes), ``"tutte"``, ``"floater"`` (mean-value weights) or
         ``"harmonic"`` (loop matching, any number of loops).
-    harmonic_steps : most boundary increments of the ``"harmonic"`` morph, one sparse
-        solve each (more fold fewer cells when holes move between samples); 1, 2, 4, ...
-        are tried in turn and the first that folds no cell is kept.
+    harmonic_steps : 1 / the smallest boundary increment of the ``"harmonic"`` morph, one
+        sparse solve each (smaller increments fold fewer cells when holes move between
+        samples); the number of equal increments without ``harmonic_adaptive``.
+    harmonic_adaptive : increments of the ``"harmonic"`` morph halved only where a cell
+        folds (2x faster on holeplate2d) instead of ``harmonic_steps`` equal ones (a
+        smoother morph: displacement RRMSE 1.3e-2 instead of 1.6e-2 on holeplate2d).
     harmonic_stiffening : exponent of the Jacobian stiffening of the ``"harmonic"`` morph
         (each cell's diffusivity is (mean area / area)^exponent, so small cells near the
         holes move rigidly; 0: the plain Laplacian). 1 removed every inverted cell of
@@ -125,6 +128,7 @@ class MMGPConfig(SurrogateConfig):
     morphing: Literal["auto", "tutte", "floater", "harmonic"] = "auto"
     harmonic_steps: int = Field(8, ge=1)
     harmonic_stiffening: float = Field(1.0, ge=0)
+    harmonic_adaptive: bool = True
     landmarks: Literal["auto", "corners", "none"] = "auto"
     support: int | None = Field(None, ge=0)
     n_modes_geometry: int = Field(8, ge=1)

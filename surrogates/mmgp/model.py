@@ -199,7 +199,7 @@ class MMGP(Surrogate):
             raise SurrogateError(f"support={idx} but the dataset has {len(dataset)} samples")
         template = dataset[idx]
         support = CommonSupport.build(template.mesh, cfg.morphing, cfg.landmarks, cfg.harmonic_steps,
-                                        cfg.harmonic_stiffening)
+                                        cfg.harmonic_stiffening, cfg.harmonic_adaptive)
         snaps = transfer_training_set(dataset, support, progress)
         if snaps.inversions:
             warnings.warn(f"{snaps.inversions} of {len(dataset)} training meshes had inverted cells "

@@ -87,7 +87,7 @@ def stiffening_weights(points: np.ndarray, simplices: np.ndarray, exponent: floa
 
 
 def incremental_harmonic_morph(mesh: Mesh, reference: Mesh, steps: int,
-                               stiffening: float = 0.0) -> MorphResult:
+                               stiffening: float = 0.0, adaptive: bool = True) -> MorphResult:
     """Loop-matched morph of ``mesh`` onto ``reference``, the boundary moved in increments.
 
     The boundary targets are those of :func:`mesh.morphing.loop_targets` (every loop onto
@@ -97,11 +97,13 @@ def incremental_harmonic_morph(mesh: Mesh, reference: Mesh, steps: int,
     (:func:`stiffening_weights`, recomputed at every increment): on 40 holeplate2d training
     meshes, 8 increments fold cells in 26 meshes without it and in none with 1.
 
-    Increments are adaptive: the whole way is tried first; an increment that folds a cell
+    With ``adaptive`` (the default) increments are adaptive: the whole way is tried first; an increment that folds a cell
     is halved and retried from the last good configuration, down to ``1 / steps`` of the
     way, and the increment doubles again after a success. A mesh that moves little costs
     one solve, one that needs small increments only where it folds pays for those. The
     path depends on the mesh only, so training and prediction morph a mesh identically.
+    Without ``adaptive``, ``steps`` equal increments are always made: about 2x slower on
+    holeplate2d and a smoother morph (displacement RRMSE 1.3e-2 instead of 1.6e-2 there).
 
     Parameters
     ----------
@@ -109,6 +111,7 @@ def incremental_harmonic_morph(mesh: Mesh, reference: Mesh, steps: int,
     reference : the target domain.
     steps : 1 / smallest increment (1: the plain harmonic extension).
     stiffening : exponent of the Jacobian stiffening (0: the plain Laplacian).
+    adaptive : adaptive increments (see above) or ``steps`` equal ones.
 
     Returns
     -------
@@ -117,7 +120,8 @@ def incremental_harmonic_morph(mesh: Mesh, reference: Mesh, steps: int,
     bnd, goal = loop_targets(mesh, reference)
     tri = simplex_split(mesh)[0]
     start, pts = mesh.points[bnd], mesh.points.copy()
-    done, h, h_min = 0.0, 1.0, 1.0 / steps
+    h_min = 1.0 / steps
+    done, h = 0.0, (1.0 if adaptive else h_min)
     solver = None  # factorised at the current configuration; a retry from it reuses it
     while done < 1.0 - 1e-12:
         h = min(h, 1.0 - done)
@@ -127,7 +131,7 @@ def incremental_harmonic_morph(mesh: Mesh, reference: Mesh, steps: int,
         target = start + (done + h) * (goal - start)
         trial = pts + solver.solve(target - pts[bnd])
         if h <= h_min * (1 + 1e-9) or inverted_cells(mesh, trial).ok:
-            pts, done, h, solver = trial, done + h, 2 * h, None
+            pts, done, h, solver = trial, done + h, (2 * h if adaptive else h), None
         else:
             h = max(h / 2, h_min)
     return MorphResult(mesh.with_points(pts), "harmonic", inverted_cells(mesh, pts))
@@ -189,6 +193,7 @@ class CommonSupport:
     harmonic_steps : boundary increments of the ``"harmonic"`` morph
         (:func:`incremental_harmonic_morph`).
     stiffening : Jacobian-stiffening exponent of the ``"harmonic"`` morph.
+    adaptive : adaptive increments of the ``"harmonic"`` morph.
     """
 
     mesh: Mesh
@@ -198,6 +203,7 @@ class CommonSupport:
     landmarks: dict[str, float] | None = None
     harmonic_steps: int = 8
     stiffening: float = 0.0
+    adaptive: bool = True
     _mass: dict[int, sp.csr_matrix] = field(default_factory=dict, repr=False)
 
     @property
@@ -212,7 +218,7 @@ class CommonSupport:
 
     @classmethod
     def build(cls, template: Mesh, method: str, landmarks: str = "none",
-              harmonic_steps: int = 8, stiffening: float = 0.0) -> CommonSupport:
+              harmonic_steps: int = 8, stiffening: float = 0.0, adaptive: bool = True) -> CommonSupport:
         """The support made from one training mesh.
 
         Parameters
@@ -226,6 +232,7 @@ class CommonSupport:
             is a disk mapping).
         harmonic_steps : boundary increments of the ``"harmonic"`` morph.
         stiffening : Jacobian-stiffening exponent of the ``"harmonic"`` morph.
+        adaptive : adaptive increments of the ``"harmonic"`` morph.
 
         Raises
         ------
@@ -246,7 +253,7 @@ class CommonSupport:
                 raise SurrogateError("landmarks='corners' works with disk mappings (tutte, floater), "
                                      "not with morphing='harmonic'")
             return cls(base, method, n_loops, reference=base, harmonic_steps=harmonic_steps,
-                       stiffening=stiffening)
+                       stiffening=stiffening, adaptive=adaptive)
         if landmarks != "none":
             loop = boundary_loops(base)[0]
             groups = boundary_group_nodes(template, loop)
@@ -286,7 +293,8 @@ class CommonSupport:
         vol = volume_mesh(mesh, planar_points(mesh))
         try:
             if self.method == "harmonic":
-                return incremental_harmonic_morph(vol, self.reference, self.harmonic_steps, self.stiffening)
+                return incremental_harmonic_morph(vol, self.reference, self.harmonic_steps, self.stiffening,
+                                                  self.adaptive)
             if self.landmarks:
                 groups = boundary_group_nodes(mesh, loops[0], self.landmark_groups)
                 return landmark_disk_mapping(vol, groups, self.landmarks, weights=_WEIGHTS[self.method],
@@ -347,7 +355,7 @@ class CommonSupport:
         meta, arrays = mesh_arrays("support", self.mesh)
         meta = {"method": self.method, "n_loops": self.n_loops, "support": meta,
                 "landmarks": self.landmarks, "harmonic_steps": self.harmonic_steps,
-                "stiffening": self.stiffening}
+                "stiffening": self.stiffening, "adaptive": self.adaptive}
         return meta, arrays
 
     @classmethod
@@ -362,7 +370,8 @@ class CommonSupport:
         return cls(mesh, method, n_loops, reference=mesh if method == "harmonic" else None,
                    landmarks={str(k): float(v) for k, v in landmarks.items()} if landmarks else None,
                    harmonic_steps=int(meta.get("harmonic_steps", 1)),
-                   stiffening=float(meta.get("stiffening", 0.0)))
+                   stiffening=float(meta.get("stiffening", 0.0)),
+                   adaptive=bool(meta.get("adaptive", False)))  # older models: equal increments
 
 
 def flatten(values: np.ndarray) -> np.ndarray:

@@ -360,3 +360,21 @@ def test_closed_form_variance_adds_the_mapped_pod_residual(plates, model):
     back = model._trained.support.morph_and_transfer(t.mesh).from_support
     added = full.std["sig22"] ** 2 - gp_only.std["sig22"] ** 2
     np.testing.assert_allclose(added, (back @ res) ** 2, rtol=1e-6, atol=1e-12 * np.max(added))
+
+
+def test_equal_increments_when_not_adaptive(tmp_path_factory, monkeypatch):
+    import surrogates.mmgp.support as support
+    from mesh.boundary import planar_points
+
+    holes = tiny(tmp_path_factory.getbasetemp(), "holeplate2d").split("train")
+    vols = [support.volume_mesh(s.mesh, planar_points(s.mesh)) for s in holes]
+    made = []
+    real = support.DirichletSolver
+    monkeypatch.setattr(support, "DirichletSolver", lambda *a, **k: made.append(1) or real(*a, **k))
+    r = support.incremental_harmonic_morph(vols[1], vols[0], 4, 1.0, adaptive=False)
+    assert len(made) == 4 and r.inversions.ok
+    s = support.CommonSupport.build(holes[0].mesh, "harmonic", harmonic_steps=4, stiffening=1.0, adaptive=False)
+    meta, arrays = s.state()
+    assert support.CommonSupport.from_state(meta, arrays).adaptive is False
+    meta.pop("adaptive")  # a model saved before adaptive increments existed
+    assert support.CommonSupport.from_state(meta, arrays).adaptive is False
