@@ -16,14 +16,6 @@ from surrogates.meshgraphnet import GraphNetBlock, MeshGraphNet, MeshGraphNetwor
 TINY = {"hidden": 16, "layers": 2, "mlp_layers": 1, "batch_size": 2}
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 @pytest.fixture(scope="module")
 def steady(tmp_path_factory):
     return make_steady_dataset(tmp_path_factory.mktemp("mgn") / "steady", n=6, size=(4, 7))

@@ -31,15 +31,6 @@ from surrogates.meshgraphnet import MeshGraphNet, MeshGraphNetConfig, MeshGraphN
 TINY = {"hidden": 8, "layers": 2, "mlp_layers": 1}
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models run faster on one thread (and the CI box is shared)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 @pytest.fixture(scope="module")
 def steady(tmp_path_factory):
     return make_steady_dataset(tmp_path_factory.mktemp("steady") / "ds", n=5, size=(4, 6))
