@@ -144,6 +144,8 @@ def part_plate(args) -> dict[str, Any]:
     out: dict[str, Any] = {"train_samples": len(tr), "test_samples": len(te), "epochs": args.epochs,
                            "batch_size": args.batch}
     for name, fam, opts in (("graph-transformer", "graph-transformer", GT), ("meshgraphnet", "meshgraphnet", MGN)):
+        if name not in args.families.split(","):
+            continue
         model, wall = train(fam, opts, tr, args.epochs, args.batch)
         res = evaluate_steady(model, te)
         res.update(train_s=wall, parameters=model.parameter_count(), final_loss=model.metrics["final_loss"][0])
@@ -355,6 +357,8 @@ def main() -> None:
     ap.add_argument("--one-step-stride", type=int, default=5)
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--seeds", type=int, default=1, help="posenc: training seeds per encoding")
+    ap.add_argument("--families", default="graph-transformer,meshgraphnet",
+                    help="plate: the models to train (run them as separate processes to use two cores)")
     ap.add_argument("--encodings", default="bias,rope,both,none", help="posenc: encodings to compare")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--mem-cap", type=float, default=8.0, help="GB")
