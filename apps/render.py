@@ -49,8 +49,15 @@ def render_field(mesh, field: str, path: Path, *, title: str | None = None,
         p.camera.azimuth, p.camera.elevation = view
         p.reset_camera()
         p.camera.zoom(1.35)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    p.screenshot(str(path))
-    p.close()
-    return path
+    try:
+        return save_screenshot(p, path)
+    finally:
+        p.close()
+
+
+def save_screenshot(plotter, path: str | os.PathLike) -> Path:
+    """Write the plotter's picture to ``path`` (PNG; its folder is created) atomically
+    (:func:`mesh.io.atomic_write`): a failed render never leaves a truncated picture."""
+    from mesh.io import atomic_write
+
+    return atomic_write(Path(path), lambda tmp: plotter.screenshot(str(tmp)))

@@ -8,6 +8,8 @@ import numpy as np
 
 from mesh import Mesh
 
+from ..render import save_screenshot
+
 
 def _values(mesh: Mesh, name: str) -> tuple[np.ndarray | None, str]:
     """(values, "point" | "cell"); vector fields as the norm of each node's vector."""
@@ -114,11 +116,10 @@ def render_case(mesh: Mesh, field: str, path: Path, *, title: str = "", unit: st
             p.camera.azimuth, p.camera.elevation = -130.0, 25.0
             p.reset_camera()
             p.camera.zoom(1.3)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    p.screenshot(str(path))
-    p.close()
-    return path
+    try:
+        return save_screenshot(p, path)
+    finally:
+        p.close()
 
 
 def _render_jobs(jobs: list[tuple[str, str, str, str | None]]) -> list[str | None]:

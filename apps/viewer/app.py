@@ -15,6 +15,8 @@ import logging
 from collections import OrderedDict
 from pathlib import Path
 
+from mesh.io import atomic_write
+
 from .fields import MAGNITUDE, ROLE_LABELS, discover
 from .scene import CMAPS, LAYOUTS, RANGE_MODES, ViewOptions, draw, make_plotter, set_view
 from .targets import Target, ViewSample, load
@@ -246,9 +248,7 @@ class ViewerApp:
         Image.fromarray(img).save(buffer, format="PNG")
         png = buffer.getvalue()
         if self.screenshot_dir is not None:
-            path = Path(self.screenshot_dir) / self.state.screenshot_name
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(png)
+            atomic_write(Path(self.screenshot_dir) / self.state.screenshot_name, lambda tmp: tmp.write_bytes(png))
         return self.server.protocol.addAttachment(memoryview(png))
 
     def _on_play(self, playing: bool = False, **_) -> None:

@@ -16,6 +16,7 @@ import os
 import re
 from pathlib import Path
 
+from ..render import save_screenshot
 from .errors import ExportError
 from .scene import ViewOptions, draw, make_plotter
 from .targets import SampleRef, Target, ViewSample, load, open_target
@@ -86,12 +87,9 @@ def export_png(view: ViewSample, target: Target, out: Path, opts: ViewOptions,
     plotter = make_plotter(size)
     try:
         draw(plotter, view, opts, target.units, caption=_caption(target, view.ref))
-        tmp = out.with_name(f".tmp-{out.name}")
-        plotter.screenshot(str(tmp))
-        tmp.replace(out)
+        return save_screenshot(plotter, out)
     finally:
         plotter.close()
-    return out
 
 
 def export_html(view: ViewSample, target: Target, out: Path, opts: ViewOptions) -> Path:

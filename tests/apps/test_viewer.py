@@ -335,3 +335,18 @@ def test_a_prediction_folder_offers_the_uncertainty(tmp_path):
     g = discover(load(target.samples[0]).grid)
     assert target.kind == "folder" and g["T"].roles == ["prediction", "std", "q025", "q975"]
     assert not g["T"].comparable
+
+
+def test_a_failed_screenshot_leaves_no_picture(tmp_path):
+    from apps.render import save_screenshot
+
+    class Broken:
+        def screenshot(self, name):
+            Path(name).write_bytes(b"\x89PNG half")  # the renderer dies mid-write
+            raise RuntimeError("EGL context lost")
+
+    from mesh.errors import MeshWriteError
+
+    with pytest.raises(MeshWriteError, match=r"a\.png.*RuntimeError: EGL context lost"):
+        save_screenshot(Broken(), tmp_path / "pics" / "a.png")
+    assert list((tmp_path / "pics").iterdir()) == []
