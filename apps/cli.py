@@ -129,6 +129,7 @@ def train(
     option: Optional[List[str]] = typer.Option(None, "--set", help="Any model option as NAME=VALUE (repeatable)."),
     split: Optional[str] = typer.Option(None, help="Split to train on (default: 'train' if present, else all)."),
     resume: bool = typer.Option(False, help="Continue an interrupted training from its last checkpoint."),
+    tensorboard: bool = typer.Option(False, "--tensorboard", help="Also log metrics as TensorBoard events in RUN/work/tensorboard (neural models)."),
 ) -> None:
     """Train a surrogate on a dataset and save it to a run folder."""
     from .train_command import parse_assignments, run_train
@@ -136,6 +137,8 @@ def train(
     overrides = parse_assignments(option, "option")
     overrides.update({k: v for k, v in (("epochs", epochs), ("batch_size", batch_size), ("lr", lr))
                       if v is not None})
+    if tensorboard:
+        overrides["tensorboard"] = True
     run_train(model, dataset, out, config, overrides, resume, split)
 
 

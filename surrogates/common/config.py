@@ -47,6 +47,9 @@ class NeuralConfig(SurrogateConfig):
     activation_checkpointing : recompute each block's activations in backward (less memory).
     ddp_backend : process-group backend when launched by torchrun (``"auto"``: nccl on
         CUDA, gloo on CPU).
+    tensorboard : also log the per-epoch metrics as TensorBoard events in
+        ``<workdir>/tensorboard/member-<m>`` (needs the optional ``tensorboard`` package;
+        see :mod:`.tensorboard`). ``metrics.csv`` is written either way.
     """
 
     hidden: int = Field(128, ge=1)
@@ -69,6 +72,7 @@ class NeuralConfig(SurrogateConfig):
     amp: bool = False
     activation_checkpointing: bool = False
     ddp_backend: Literal["auto", "gloo", "nccl"] = "auto"
+    tensorboard: bool = False
 
     @field_validator("device")
     @classmethod

@@ -30,6 +30,7 @@ from .distributed import setup
 from .encoding import Encoder, MeshTensors
 from .ensemble import combine, describe
 from .metrics import write_metrics
+from .tensorboard import EpochLogger, require_tensorboard
 from .training import Task, checkpoint_path, fit_member
 
 __all__ = ["NeuralSurrogate", "resolve_device"]
@@ -99,6 +100,11 @@ class NeuralSurrogate(Surrogate):
         if resume and workdir is None:
             raise SurrogateError("resume=True needs the workdir of the interrupted training")
         cfg = self.config
+        if cfg.tensorboard:
+            if workdir is None:
+                raise SurrogateError("tensorboard: true needs a workdir for the event files "
+                                     "(surrogate train uses RUN/work)")
+            require_tensorboard()
         info = setup(cfg.ddp_backend)
         self._device = resolve_device(cfg.device, info.local_rank)
         self._remember_training_set(dataset)
@@ -126,11 +132,15 @@ class NeuralSurrogate(Surrogate):
         self.networks = []
         for m in range(cfg.ensemble):
             net = self._new_network(m).to(self._device)
+            board = EpochLogger(workdir / "tensorboard", m) if cfg.tensorboard and info.main else None
 
             def on_epoch(history: list[dict[str, Any]], m: int = m,
-                         before: tuple[dict[str, Any], ...] = tuple(rows)) -> None:
+                         before: tuple[dict[str, Any], ...] = tuple(rows),
+                         board: EpochLogger | None = board) -> None:
                 if workdir is not None:
                     write_metrics(workdir / "metrics.csv", [*before, *history])
+                if board is not None:
+                    board.log(history[-1])
                 if progress is not None:
                     last = history[-1]
                     progress(f"training member {m + 1}/{cfg.ensemble} (loss {last['loss']:.4g})",
@@ -138,6 +148,8 @@ class NeuralSurrogate(Surrogate):
 
             history = fit_member(net, task, cfg, member=m, device=self._device, info=info,
                                  workdir=workdir, resume=resume, fingerprint=fingerprint, on_epoch=on_epoch)
+            if board is not None:
+                board.close()
             rows += history
             self.networks.append(net)
         if workdir is not None and info.main:

@@ -44,7 +44,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 #: config keys that may change between a checkpoint and its resume
-_RESUME_FREE = {"device", "amp", "activation_checkpointing", "ddp_backend"}
+_RESUME_FREE = {"device", "amp", "activation_checkpointing", "ddp_backend", "tensorboard"}
 
 
 @dataclass(eq=False)

@@ -160,3 +160,16 @@ def test_rollout_from_a_series_file_takes_its_input_fields_and_initial_state(tmp
     np.testing.assert_allclose(out[0]["T"], start, rtol=1e-5)  # started from the file's state
     r = runner.invoke(app, [*args[:2], str(tmp_path / "ds" / "nope.xdmf"), *args[3:]])
     assert r.exit_code == 1 and "nope.xdmf" in r.output
+
+
+def test_train_tensorboard_flag_writes_event_files_per_member(tmp_path):
+    pytest.importorskip("tensorboard")
+    from surrogates.common.synthetic import make_steady_dataset
+
+    ds = make_steady_dataset(tmp_path / "ds", n=4, size=(4, 5))
+    r = runner.invoke(app, ["train", "--model", "meshgraphnet", "--dataset", str(ds.root), "--out",
+                            str(tmp_path / "run"), "--epochs", "2", "--set", "hidden=8", "--set", "layers=1",
+                            "--set", "ensemble=2", "--tensorboard"])
+    assert r.exit_code == 0, r.output
+    for m in (0, 1):
+        assert list((tmp_path / "run" / "work" / "tensorboard" / f"member-{m}").glob("events.out.tfevents.*"))

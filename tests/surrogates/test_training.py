@@ -285,3 +285,53 @@ def test_vector_fields_keep_their_components(tmp_path):
     assert model.encoder.output_layout.entries == (("u", 2),)
     pred = model.predict(ds[0].mesh, {"P": 1.5})
     assert pred.fields["u"].shape == (ds[0].n_points, 2) and pred.scalars == {}
+
+
+# ------------------------------------------------------------------- TensorBoard
+def _board_scalars(folder, tag):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    acc = EventAccumulator(str(folder))
+    acc.Reload()
+    return [(e.step, e.value) for e in acc.Scalars(tag)]
+
+
+def test_tensorboard_events_match_the_metrics_csv(steady, tmp_path):
+    pytest.importorskip("tensorboard")
+    MeshGraphNet(dict(TINY, epochs=3, ensemble=2, tensorboard=True)).fit(steady, workdir=tmp_path)
+    rows = read_metrics(tmp_path / "metrics.csv")
+    for m in (0, 1):
+        logged = _board_scalars(tmp_path / "tensorboard" / f"member-{m}", "loss")
+        want = [(int(r["epoch"]), r["loss"]) for r in rows if r["member"] == m]
+        assert [s for s, _ in logged] == [1, 2, 3]
+        np.testing.assert_allclose([v for _, v in logged], [v for _, v in want], rtol=1e-6)
+
+
+def test_tensorboard_resume_replaces_the_epochs_of_the_killed_run(tmp_path):
+    """A new logger starting at epoch 2 purges what an earlier process logged from epoch 2 on."""
+    pytest.importorskip("tensorboard")
+    from surrogates.common.tensorboard import EpochLogger
+
+    first = EpochLogger(tmp_path, 0)
+    for epoch in (1, 2, 3):
+        first.log({"epoch": epoch, "loss": 10.0 + epoch})
+    first.close()
+    second = EpochLogger(tmp_path, 0)
+    for epoch in (2, 3, 4):
+        second.log({"epoch": epoch, "loss": 20.0 + epoch})
+    second.close()
+    assert _board_scalars(tmp_path / "member-0", "loss") == [(1, 11.0), (2, 22.0), (3, 23.0), (4, 24.0)]
+
+
+def test_tensorboard_needs_a_workdir(steady):
+    with pytest.raises(SurrogateError, match="needs a workdir"):
+        MeshGraphNet(dict(TINY, epochs=1, tensorboard=True)).fit(steady)
+
+
+def test_tensorboard_without_the_package_is_a_clear_error(steady, tmp_path, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "torch.utils.tensorboard", None)  # import fails
+    with pytest.raises(SurrogateError, match=r"pip install 'mesh-surrogates\[tensorboard\]'"):
+        MeshGraphNet(dict(TINY, epochs=1, tensorboard=True)).fit(steady, workdir=tmp_path)
+    assert not (tmp_path / "tensorboard").exists()
