@@ -1,6 +1,6 @@
 """Graph transformer vs MeshGraphNet: accuracy, training step time, size, memory.
 
-    python -m benchmarks.bench_models --part speed|plate|posenc|heat|memory
+    python -m benchmarks.bench_models --part speed|plate|ensemble|posenc|heat|memory
         [--plate DIR] [--heat DIR] [--threads 1] [--epochs E] [--json out.json]
 
 Parts (each a few minutes on 2 CPU cores; run them one at a time):
@@ -17,6 +17,11 @@ Parts (each a few minutes on 2 CPU cores; run them one at a time):
     ``sqrt(mean_i (1/N_i)||u_ref - u_pred||^2 / ||u_ref||_inf^2)``, scalars
     ``sqrt(mean_i (w_ref - w_pred)^2 / w_ref^2)``) and Q2. Samples whose reference is
     identically 0 for a quantity (e.g. no plasticity) are left out of that RRMSE.
+``ensemble``
+    The transformer as a deep ensemble of ``--members`` networks (same budget as
+    ``plate`` per member): per field, the share of test node values inside
+    mean -+ 1.96 std, RMS std / RMS error, the rank correlation over test samples of
+    spread and error, and the RRMSE of the ensemble mean against its members alone.
 ``posenc``
     The transformer with ``pos_encoding`` = bias / rope / both / none (``--encodings``),
     same budget as ``plate``, ``--seeds`` training seeds each (mean and std of the mean
@@ -151,6 +156,68 @@ def part_plate(args) -> dict[str, Any]:
         res.update(train_s=wall, parameters=model.parameter_count(), final_loss=model.metrics["final_loss"][0])
         out[name] = res
         print(f"{name}: train {wall:.0f} s, mean field RRMSE {res['mean_field_rrmse']:.4f}", flush=True)
+    return out
+
+
+def calibration(refs: list[dict], preds: list, names: list[str]) -> dict[str, dict[str, float]]:
+    """Per field: share of test node values inside mean -+ 1.96 std (95 % target), RMS std
+    over RMS error (1 = the spread has the size of the error), and the Spearman rank
+    correlation over test samples of the mean std with the RMS error (does a larger
+    spread flag a worse prediction?)."""
+    from scipy.stats import spearmanr
+
+    out = {}
+    for f in names:
+        inside = total = 0
+        sq_err = sq_std = 0.0
+        s_std, s_err = [], []
+        for r, p in zip(refs, preds):
+            ref, mean, sd = np.ravel(r[f]), np.ravel(p.fields[f]), np.ravel(p.std[f])
+            err = np.abs(ref - mean)
+            inside += int((err <= 1.96 * sd).sum())
+            total += ref.size
+            sq_err += float((err**2).sum())
+            sq_std += float((sd**2).sum())
+            s_std.append(float(np.sqrt((sd**2).mean())))
+            s_err.append(float(np.sqrt((err**2).mean())))
+        out[f] = {"coverage95": inside / total, "std_over_error": float(np.sqrt(sq_std / sq_err)),
+                  "spearman_std_error": float(spearmanr(s_std, s_err).statistic)}
+    return out
+
+
+def part_ensemble(args) -> dict[str, Any]:
+    """Deep-ensemble uncertainty of the graph transformer: calibration of the spread."""
+    import warnings
+
+    ds = dataset(args.plate, "plate2d", args.n_plate)
+    tr, te = subset(ds, "train", args.n_train), subset(ds, "test", args.n_test)
+    model, wall = train("graph-transformer", GT, tr, args.epochs, args.batch, ensemble=args.members)
+    refs, preds = [], []
+    for s in te:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            preds.append(model.predict_sample(s))
+        refs.append(s.fields)
+    names = te.problem.field_names
+    ens = rrmse_fields(refs, [p.fields for p in preds], names)
+    members = model.networks
+    single = []
+    for k in range(len(members)):  # each member alone, for the gain of the ensemble mean
+        model.networks = [members[k]]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            single.append(rrmse_fields(refs, [model.predict_sample(s).fields for s in te], names))
+    model.networks = members
+    out = {"train_samples": len(tr), "test_samples": len(te), "epochs": args.epochs, "members": args.members,
+           "train_s": wall, "uncertainty": preds[0].uncertainty,
+           "calibration": calibration(refs, preds, names),
+           "ensemble_rrmse": {f: v["rrmse"] for f, v in ens.items()},
+           "member_rrmse_mean": {f: float(np.mean([m[f]["rrmse"] for m in single])) for f in names}}
+    for f in names:
+        c = out["calibration"][f]
+        print(f"{f}: coverage {c['coverage95']:.3f}, std/error {c['std_over_error']:.2f}, "
+              f"spearman {c['spearman_std_error']:.2f}; RRMSE ensemble {out['ensemble_rrmse'][f]:.4f} "
+              f"vs member mean {out['member_rrmse_mean'][f]:.4f}", flush=True)
     return out
 
 
@@ -335,7 +402,7 @@ def part_memory(args) -> dict[str, Any]:
     return out
 
 
-PARTS = {"speed": part_speed, "plate": part_plate, "posenc": part_posenc, "heat": part_heat,
+PARTS = {"speed": part_speed, "plate": part_plate, "ensemble": part_ensemble, "posenc": part_posenc, "heat": part_heat,
          "memory": part_memory}
 
 
@@ -356,6 +423,7 @@ def main() -> None:
     ap.add_argument("--heat-pairs", type=int, default=32, help="heat2d (sample, step) pairs per epoch")
     ap.add_argument("--one-step-stride", type=int, default=5)
     ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--members", type=int, default=3, help="ensemble: deep-ensemble members")
     ap.add_argument("--seeds", type=int, default=1, help="posenc: training seeds per encoding")
     ap.add_argument("--families", default="graph-transformer,meshgraphnet",
                     help="plate: the models to train (run them as separate processes to use two cores)")
