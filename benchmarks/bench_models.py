@@ -139,8 +139,9 @@ def evaluate_steady(model, test_ds) -> dict[str, Any]:
     fields = rrmse_fields(refs, preds, test_ds.problem.field_names)
     scalars = rrmse_scalars(srefs, spreds, list(test_ds.problem.output_scalars))
     valid = [v["rrmse"] for v in fields.values() if np.isfinite(v["rrmse"])]
+    q2 = [1.0 - v["q2"] for v in fields.values() if np.isfinite(v["q2"])]
     return {"fields": fields, "scalars": scalars, "mean_field_rrmse": float(np.mean(valid)),
-            "predict_s_per_sample": pred_s}
+            "mean_field_1mq2": float(np.mean(q2)), "predict_s_per_sample": pred_s}
 
 
 def part_plate(args) -> dict[str, Any]:
@@ -232,6 +233,7 @@ def part_posenc(args) -> dict[str, Any]:
             model, wall = train("graph-transformer", dict(GT, pos_encoding=pe), tr, args.epochs, args.batch, seed)
             res = evaluate_steady(model, te)
             runs.append({"seed": seed, "mean_field_rrmse": res["mean_field_rrmse"],
+                         "mean_field_1mq2": res["mean_field_1mq2"],
                          "final_loss": model.metrics["final_loss"][0], "train_s": wall,
                          "fields": {k: v["rrmse"] for k, v in res["fields"].items()}})
             print(f"pos_encoding={pe} seed {seed}: train {wall:.0f} s, loss {runs[-1]['final_loss']:.4f}, "
@@ -242,7 +244,25 @@ def part_posenc(args) -> dict[str, Any]:
                    "final_loss": float(loss.mean()), "final_loss_std": float(loss.std(ddof=1)) if len(loss) > 1 else None}
         print(f"pos_encoding={pe}: mean field RRMSE {r.mean():.4f} +- {out[pe]['mean_field_rrmse_std'] or 0:.4f} "
               f"over {len(r)} seed(s), loss {loss.mean():.4f}", flush=True)
+    out["paired"] = paired_differences(out, args.encodings.split(","))
     return out
+
+
+def paired_differences(out: dict[str, Any], encodings: list[str]) -> dict[str, Any]:
+    """Each encoding against the first, seed by seed (same seeds: same data order and
+    initial weights elsewhere): mean difference, its standard error and t = mean / se,
+    for the mean field RRMSE and the mean field 1 - Q2 (robust to near-zero references)."""
+    ref = out[encodings[0]]["runs"]
+    res: dict[str, Any] = {}
+    for pe in encodings[1:]:
+        res[pe] = {}
+        for key in ("mean_field_rrmse", "mean_field_1mq2"):
+            d = np.array([b[key] - a[key] for a, b in zip(ref, out[pe]["runs"])])
+            se = float(d.std(ddof=1) / np.sqrt(len(d))) if len(d) > 1 else float("nan")
+            res[pe][key] = {"mean": float(d.mean()), "se": se, "t": float(d.mean() / se) if se > 0 else float("nan")}
+            print(f"{pe} - {encodings[0]}: {key} {d.mean():+.4f} +- {se:.4f} (t = {res[pe][key]['t']:.2f}, "
+                  f"{len(d)} paired seeds)", flush=True)
+    return res
 
 
 def part_heat(args) -> dict[str, Any]:
