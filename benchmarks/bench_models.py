@@ -19,9 +19,10 @@ Parts (each a few minutes on 2 CPU cores; run them one at a time):
     identically 0 for a quantity (e.g. no plasticity) are left out of that RRMSE.
 ``ensemble``
     The transformer as a deep ensemble of ``--members`` networks (same budget as
-    ``plate`` per member): per field, the share of test node values inside
-    mean -+ 1.96 std, RMS std / RMS error, the rank correlation over test samples of
-    spread and error, and the RRMSE of the ensemble mean against its members alone.
+    ``plate`` per member; the last ``--calib`` training samples held out): per field,
+    the share of test node values inside mean -+ 1.96 std, raw and with the spread
+    scaled on the held-out samples, RMS std / RMS error, the rank correlation over test
+    samples of spread and error, and the RRMSE of the ensemble mean against its members.
 ``posenc``
     The transformer with ``pos_encoding`` = bias / rope / both / none (``--encodings``),
     same budget as ``plate``, ``--seeds`` training seeds each (mean and std of the mean
@@ -187,40 +188,47 @@ def calibration(refs: list[dict], preds: list, names: list[str]) -> dict[str, di
 
 
 def part_ensemble(args) -> dict[str, Any]:
-    """Deep-ensemble uncertainty of the graph transformer: calibration of the spread."""
+    """Deep-ensemble uncertainty of the graph transformer: calibration of the spread, raw
+    and scaled on ``--calib`` held-out training samples (``calibration_samples``)."""
     import warnings
 
     ds = dataset(args.plate, "plate2d", args.n_plate)
     tr, te = subset(ds, "train", args.n_train), subset(ds, "test", args.n_test)
-    model, wall = train("graph-transformer", GT, tr, args.epochs, args.batch, ensemble=args.members)
-    refs, preds = [], []
-    for s in te:
+    model, wall = train("graph-transformer", GT, tr, args.epochs, args.batch, ensemble=args.members,
+                        calibration_samples=args.calib)
+    scale = model.std_scale
+
+    def predict_all() -> list:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            preds.append(model.predict_sample(s))
-        refs.append(s.fields)
+            return [model.predict_sample(s) for s in te]
+
+    preds = predict_all()
+    model.std_scale = {}
+    raw = predict_all()
+    model.std_scale = scale
+    refs = [s.fields for s in te]
     names = te.problem.field_names
     ens = rrmse_fields(refs, [p.fields for p in preds], names)
     members = model.networks
     single = []
     for k in range(len(members)):  # each member alone, for the gain of the ensemble mean
         model.networks = [members[k]]
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            single.append(rrmse_fields(refs, [model.predict_sample(s).fields for s in te], names))
+        single.append(rrmse_fields(refs, [p.fields for p in predict_all()], names))
     model.networks = members
-    out = {"train_samples": len(tr), "test_samples": len(te), "epochs": args.epochs, "members": args.members,
-           "train_s": wall, "uncertainty": preds[0].uncertainty,
-           "calibration": calibration(refs, preds, names),
+    out = {"train_samples": len(tr) - args.calib, "calibration_samples": args.calib, "test_samples": len(te),
+           "epochs": args.epochs, "members": args.members, "train_s": wall, "uncertainty": preds[0].uncertainty,
+           "factors": scale.get("fields", {}), "calibration": calibration(refs, raw, names),
+           "calibrated": calibration(refs, preds, names) if scale else None,
            "ensemble_rrmse": {f: v["rrmse"] for f, v in ens.items()},
            "member_rrmse_mean": {f: float(np.mean([m[f]["rrmse"] for m in single])) for f in names}}
     for f in names:
         c = out["calibration"][f]
+        cal = f", scaled x{out['factors'][f]:.1f}: coverage {out['calibrated'][f]['coverage95']:.3f}" if scale else ""
         print(f"{f}: coverage {c['coverage95']:.3f}, std/error {c['std_over_error']:.2f}, "
-              f"spearman {c['spearman_std_error']:.2f}; RRMSE ensemble {out['ensemble_rrmse'][f]:.4f} "
+              f"spearman {c['spearman_std_error']:.2f}{cal}; RRMSE ensemble {out['ensemble_rrmse'][f]:.4f} "
               f"vs member mean {out['member_rrmse_mean'][f]:.4f}", flush=True)
     return out
-
 
 def part_posenc(args) -> dict[str, Any]:
     ds = dataset(args.plate, "plate2d", args.n_plate)
@@ -444,6 +452,7 @@ def main() -> None:
     ap.add_argument("--one-step-stride", type=int, default=5)
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--members", type=int, default=3, help="ensemble: deep-ensemble members")
+    ap.add_argument("--calib", type=int, default=20, help="ensemble: training samples held out to calibrate")
     ap.add_argument("--seeds", type=int, default=1, help="posenc: training seeds per encoding")
     ap.add_argument("--families", default="graph-transformer,meshgraphnet",
                     help="plate: the models to train (run them as separate processes to use two cores)")

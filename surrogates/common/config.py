@@ -38,6 +38,9 @@ class NeuralConfig(SurrogateConfig):
     scalar_weight : weight of the output-scalar loss against the field loss.
     ensemble : number of independently initialised and shuffled members (deep ensemble);
         the prediction is their mean and the reported std their spread. 1 = no uncertainty.
+    calibration_samples : with an ensemble, the last k training samples are held out
+        of training and the spread is scaled per output to 95 % coverage on them
+        (:mod:`.calibration`); 0: the raw spread, labelled as not calibrated.
     seed : seed of initialisation, data order and noise (member m uses seed + m).
     groups : node groups given as 0/1 node features; None = the groups every training mesh
         has, except those covering every node.
@@ -66,6 +69,7 @@ class NeuralConfig(SurrogateConfig):
     noise: float = Field(0.02, ge=0)
     scalar_weight: float = Field(1.0, ge=0)
     ensemble: int = Field(1, ge=1)
+    calibration_samples: int = Field(0, ge=0)
     seed: int = 0
     groups: list[str] | None = None
     device: str = "auto"

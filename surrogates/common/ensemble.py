@@ -3,7 +3,8 @@
 Lakshminarayanan et al. (2017): M networks, each with its own initialisation, data
 order and noise, trained on the same data. Their standard deviation is an estimate of
 the model (epistemic) uncertainty only; it is labelled as such in ``Prediction.uncertainty``
-and is not a calibrated interval.
+and is not a calibrated interval unless it was scaled on held-out samples
+(:mod:`.calibration`, ``calibration_samples`` in the config).
 """
 from __future__ import annotations
 

@@ -25,6 +25,7 @@ from ..errors import InputError, ModelFormatError, SurrogateError
 from ..interface import Progress, Surrogate
 from ..prediction import Prediction
 from .batching import EdgeSet, GraphBatch, GraphItem, collate
+from .calibration import coverage, std_scale_factors
 from .config import NeuralConfig
 from .distributed import setup
 from .encoding import Encoder, MeshTensors
@@ -64,6 +65,9 @@ class NeuralSurrogate(Surrogate):
         self.encoder: Encoder | None = None
         self.networks: list[torch.nn.Module] = []
         self._device = torch.device("cpu")
+        #: post-hoc std factors ({"fields": {name: f}, "scalars": {...}, "samples": k, "level": q}),
+        #: set by :meth:`calibrate`; empty: the raw ensemble spread
+        self.std_scale: dict[str, Any] = {}
 
     # ------------------------------------------------------------- family hooks
     @abc.abstractmethod
@@ -92,14 +96,30 @@ class NeuralSurrogate(Surrogate):
             ``metrics.csv``; None: no checkpoints.
         resume : continue each member from its checkpoint in ``workdir``.
 
+        With ``config.calibration_samples = k``, the last k samples of ``dataset`` are not
+        trained on: the ensemble's spread is calibrated on them after training
+        (:meth:`calibrate`).
+
         Raises
         ------
         SurrogateError
-            Empty dataset, ``resume`` without ``workdir``, or a checkpoint of another run.
+            Empty dataset, ``resume`` without ``workdir``, a checkpoint of another run, or
+            ``calibration_samples`` with one member or too few samples.
         """
         if resume and workdir is None:
             raise SurrogateError("resume=True needs the workdir of the interrupted training")
         cfg = self.config
+        held_out = None
+        if cfg.calibration_samples:
+            k = cfg.calibration_samples
+            if cfg.ensemble < 2:
+                raise SurrogateError(f"calibration_samples = {k} needs an ensemble (ensemble >= 2): "
+                                     "one network has no spread to calibrate")
+            if k > len(dataset) - 2:
+                raise SurrogateError(f"calibration_samples = {k} leaves fewer than 2 of the {len(dataset)} "
+                                     "samples to train on")
+            held_out = dataset.subset(dataset.ids[-k:])
+            dataset = dataset.subset(dataset.ids[:-k])
         if cfg.tensorboard:
             if workdir is None:
                 raise SurrogateError("tensorboard: true needs a workdir for the event files "
@@ -162,7 +182,54 @@ class NeuralSurrogate(Surrogate):
         })
         if workdir is not None:
             self.metrics["checkpoints"] = [str(checkpoint_path(workdir, m)) for m in range(cfg.ensemble)]
+        if held_out is not None:
+            if progress and info.main:
+                progress("calibrating the ensemble spread", 0, 1)
+            self.calibrate(held_out)
+            self.metrics["calibration"] = self.std_scale
+            if progress and info.main:
+                progress("calibrating the ensemble spread", 1, 1)
         return self
+
+    def calibrate(self, dataset: Dataset, level: float = 0.95) -> dict[str, Any]:
+        """Fit one std factor per output field and scalar on samples the networks never saw.
+
+        Parameters
+        ----------
+        dataset : held-out samples with references (steady, or time series rolled out
+            from their first state).
+        level : coverage wanted for the central interval mean -+ z_level * std.
+
+        Returns
+        -------
+        dict
+            ``{"fields": {name: factor}, "scalars": {...}, "samples": k, "level": level,
+            "coverage_before": {name: share}}``, also kept in ``self.std_scale`` and applied
+            to the ``std`` of every later prediction (and saved with the model).
+
+        Raises
+        ------
+        SurrogateError
+            One member (no spread), or an empty dataset.
+        """
+        if len(self.networks) < 2:
+            raise SurrogateError("calibrate needs an ensemble of at least 2 members")
+        if len(dataset) == 0:
+            raise SurrogateError("calibrate needs at least one held-out sample")
+        self.std_scale = {}
+        preds = [self.predict_sample(s) for s in dataset]
+        refs = [{n: np.asarray(s.fields[n]) for n in p.fields} for s, p in zip(dataset, preds)]
+        srefs = [{n: np.asarray(s.scalars[n]) for n in p.scalars_std} for s, p in zip(dataset, preds)]
+        smeans = [{n: np.asarray(p.scalars[n]) for n in p.scalars_std} for p in preds]
+        sstds = [{n: np.asarray(v) for n, v in p.scalars_std.items()} for p in preds]
+        fmeans, fstds = [p.fields for p in preds], [p.std for p in preds]
+        scale = {"fields": std_scale_factors(refs, fmeans, fstds, level),
+                 "scalars": std_scale_factors(srefs, smeans, sstds, level) if sstds and sstds[0] else {},
+                 "samples": len(dataset), "level": level,
+                 "coverage_before": {**coverage(refs, fmeans, fstds, level),
+                                     **(coverage(srefs, smeans, sstds, level) if sstds and sstds[0] else {})}}
+        self.std_scale = scale
+        return scale
 
     def _new_network(self, member: int) -> torch.nn.Module:
         """A network initialised from seed ``config.seed + member`` (global RNG untouched)."""
@@ -221,9 +288,16 @@ class NeuralSurrogate(Surrogate):
         t2 = time.perf_counter()
         fields, std = combine(members)
         smean, sstd = combine([{k: np.array(v) for k, v in s.items()} for s in scal])
+        label = describe(len(self.networks))
+        if self.std_scale:
+            std = {k: v * self.std_scale["fields"].get(k, 1.0) for k, v in std.items()}
+            sstd = {k: v * self.std_scale["scalars"].get(k, 1.0) for k, v in sstd.items()}
+            label = (f"deep ensemble of {len(self.networks)} members: std across members scaled per output "
+                     f"to {self.std_scale['level']:.0%} coverage on {self.std_scale['samples']} held-out "
+                     "samples (valid for cases like them)")
         return Prediction(mesh, fields=fields, std=std, scalars={k: float(v) for k, v in smean.items()},
                           scalars_std={k: float(v) for k, v in sstd.items()},
-                          uncertainty=describe(len(self.networks)), times=times,
+                          uncertainty=label, times=times,
                           timings={"encode": t1 - t0, "network": t2 - t1, "total": t2 - t0}).check_finite()
 
     def _rollouts(self, graph: GraphBatch, static: torch.Tensor, n: int,
@@ -283,7 +357,7 @@ class NeuralSurrogate(Surrogate):
         if self.encoder is None or not self.networks:
             raise ModelFormatError("cannot save an untrained model")
         meta = {"encoder": {**self.encoder.meta(), "problem": self.encoder.problem.model_dump(mode="json")},
-                "members": len(self.networks),
+                "members": len(self.networks), "std_scale": self.std_scale,
                 "input_layout": self.encoder.input_layout.to_meta(),
                 "output_layout": self.encoder.output_layout.to_meta()}
         arrays = {f"member{m}.{k}": v.detach().cpu().numpy()
@@ -311,5 +385,6 @@ class NeuralSurrogate(Surrogate):
             except RuntimeError as exc:
                 raise ModelFormatError(f"weights of member {m} do not fit the architecture: {exc}") from None
             model.networks.append(net.to(model._device).eval())
+        model.std_scale = dict(meta.get("std_scale") or {})  # absent in models saved before calibration
         model.metrics = {"mesh_dim": model.encoder.dim}
         return model

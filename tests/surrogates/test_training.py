@@ -335,3 +335,56 @@ def test_tensorboard_without_the_package_is_a_clear_error(steady, tmp_path, monk
     with pytest.raises(SurrogateError, match=r"pip install 'mesh-surrogates\[tensorboard\]'"):
         MeshGraphNet(dict(TINY, epochs=1, tensorboard=True)).fit(steady, workdir=tmp_path)
     assert not (tmp_path / "tensorboard").exists()
+
+
+# ------------------------------------------------------------------- ensemble calibration
+def test_calibrated_ensemble_covers_its_held_out_samples_and_survives_save(steady, tmp_path):
+    """calibration_samples=k trains on all but the last k samples, fits one std factor per
+    output on those k, applies it to every prediction and saves it with the model."""
+    import surrogates
+    from surrogates.common.calibration import coverage
+
+    cfg = dict(TINY, epochs=2, ensemble=2, calibration_samples=2, seed=3)
+    model = MeshGraphNet(cfg).fit(steady)
+    held = steady.subset(steady.ids[-2:])
+    assert model.metrics["examples"] == len(steady) - 2 and model.std_scale["samples"] == 2
+    factors = model.std_scale["fields"]
+    assert set(factors) == set(steady.problem.field_names) and all(f > 0 for f in factors.values())
+    preds = [model.predict_sample(s) for s in held]
+    assert "scaled per output to 95% coverage on 2 held-out samples" in preds[0].uncertainty
+    refs = [{n: np.asarray(s.fields[n]) for n in p.fields} for s, p in zip(held, preds)]
+    cov = coverage(refs, [p.fields for p in preds], [p.std for p in preds])
+    assert all(c >= 0.95 for c in cov.values()), cov
+    raw = dict(model.std_scale)
+    model.std_scale = {}
+    unscaled = model.predict_sample(held[0])
+    model.std_scale = raw
+    for n, f in factors.items():
+        np.testing.assert_allclose(preds[0].std[n], f * unscaled.std[n], rtol=1e-12)
+    model.save(tmp_path / "run")
+    back = surrogates.load(tmp_path / "run")
+    np.testing.assert_allclose(back.predict_sample(held[0]).std[n], preds[0].std[n], rtol=1e-6)
+
+
+def test_std_scale_factor_restores_the_wanted_coverage():
+    from surrogates.common.calibration import coverage, std_scale_factors
+
+    rng = np.random.default_rng(0)
+    err = rng.normal(0.0, 2.0, (50, 400))            # errors twice the predicted std
+    refs = [{"T": e} for e in err]
+    means = [{"T": np.zeros(400)} for _ in err]
+    stds = [{"T": np.ones(400)} for _ in err]
+    assert coverage(refs, means, stds)["T"] == pytest.approx(0.673, abs=0.01)
+    f = std_scale_factors(refs, means, stds)["T"]
+    assert f == pytest.approx(2.0, rel=0.02)
+    scaled = [{"T": f * s["T"]} for s in stds]
+    assert coverage(refs, means, scaled)["T"] == pytest.approx(0.95, abs=0.002)
+    with pytest.raises(ValueError, match="level"):
+        std_scale_factors(refs, means, stds, level=1.5)
+
+
+def test_calibration_needs_an_ensemble_and_enough_samples(steady):
+    with pytest.raises(SurrogateError, match="needs an ensemble"):
+        MeshGraphNet(dict(TINY, epochs=1, calibration_samples=2)).fit(steady)
+    with pytest.raises(SurrogateError, match="leaves fewer than 2"):
+        MeshGraphNet(dict(TINY, epochs=1, ensemble=2, calibration_samples=len(steady) - 1)).fit(steady)
