@@ -257,7 +257,8 @@ def _nll(kernel, likelihood, x: torch.Tensor, y: torch.Tensor, m: torch.Tensor,
 
 
 def fit_hyperparameters(x: np.ndarray, targets: list[np.ndarray], cfg: GPConfig,
-                        seed: int = 0, threads: int | None = None) -> tuple[Hyperparameters, FitReport]:
+                        seed: int = 0, threads: int | None = None,
+                        mask: np.ndarray | None = None) -> tuple[Hyperparameters, FitReport]:
     """Maximise the marginal likelihood of B GPs on common inputs, with random restarts.
 
     Parameters
@@ -268,6 +269,8 @@ def fit_hyperparameters(x: np.ndarray, targets: list[np.ndarray], cfg: GPConfig,
     cfg : restarts, optimiser, bounds and initial ranges.
     seed : seed of the random initial values.
     threads : torch threads (None: 1 per 1,000 training points).
+    mask : optional (B, d) 0/1 array: the inputs each GP sees (a 0 drops that input from
+        the GP's kernel, as an infinite lengthscale would); None: all.
 
     Returns
     -------
@@ -281,41 +284,64 @@ def fit_hyperparameters(x: np.ndarray, targets: list[np.ndarray], cfg: GPConfig,
     """
     x = np.asarray(x, dtype=np.float64)
     _check_training_set(x, targets)
+    mask = _check_mask(mask, len(targets), x.shape[1])
     with torch_threads(auto_threads(x.shape[0], threads)):
-        return _fit(x, targets, cfg, seed)
+        return _fit(x, targets, cfg, seed, mask)
+
+
+def _check_mask(mask: np.ndarray | None, b: int, d: int) -> torch.Tensor:
+    """The (B, d) float64 input mask (all ones for None), shape-checked."""
+    if mask is None:
+        return torch.ones(b, d, dtype=_DTYPE)
+    mask = np.asarray(mask, dtype=np.float64)
+    if mask.shape != (b, d) or not np.isin(mask, (0.0, 1.0)).all():
+        raise SurrogateError(f"the GP input mask must be a (B, d) = ({b}, {d}) array of 0/1; got shape {mask.shape}")
+    return torch.as_tensor(mask, dtype=_DTYPE)
 
 
 def _fit(x: np.ndarray, targets: list[np.ndarray], cfg: GPConfig,
-         seed: int) -> tuple[Hyperparameters, FitReport]:
+         seed: int, mask: torch.Tensor) -> tuple[Hyperparameters, FitReport]:
     """:func:`fit_hyperparameters` without the checks and the thread setting.
 
     With more than ``cfg.restart_subset`` training points, the restarts are run on a
-    random subset of that size (the costs grow as n^3), and the best restart of each
-    output is then refined on all points for ``cfg.refine_iter`` iterations.
+    random subset of that size (the costs grow as n^3), and the ``cfg.refine_top`` best
+    restarts of each output are then refined on all points for ``cfg.refine_iter``
+    iterations; the one with the best likelihood on all points is kept.
     """
     t0 = time.perf_counter()
     n = x.shape[0]
     if cfg.restart_subset is None or n <= cfg.restart_subset:
-        return _optimise(x, targets, cfg, seed, cfg.restarts, cfg.max_iter, None, t0)
+        return _optimise(x, targets, cfg, seed, cfg.restarts, cfg.max_iter, None, t0, mask)[:2]
     idx = np.sort(np.random.default_rng(seed).choice(n, cfg.restart_subset, replace=False))
-    start, sub = _optimise(x[idx], [t[idx] for t in targets], cfg, seed, cfg.restarts, cfg.max_iter, None, t0)
-    hyper, full = _optimise(x, targets, cfg, seed, 1, cfg.refine_iter, start, t0)
-    return hyper, FitReport(full.loss, sub.restart_losses, sub.best_restart, time.perf_counter() - t0)
+    _, sub, every = _optimise(x[idx], [t[idx] for t in targets], cfg, seed, cfg.restarts, cfg.max_iter, None,
+                              t0, mask)
+    n_out = len(targets)
+    k = min(cfg.refine_top, cfg.restarts)
+    order = np.argsort(sub.restart_losses, axis=0, kind="stable")[:k]  # (k, B) best restarts first
+    rows = (order * n_out + np.arange(n_out)).ravel()  # restart-major, as _optimise lays out batches
+    start = Hyperparameters(every.lengthscale[rows], every.outputscale[rows], every.noise[rows])
+    hyper, full, _ = _optimise(x, targets, cfg, seed, k, cfg.refine_iter, start, t0, mask)
+    best = order[full.best_restart, np.arange(n_out)]
+    return hyper, FitReport(full.loss, sub.restart_losses, best, time.perf_counter() - t0)
 
 
 def _optimise(x: np.ndarray, targets: list[np.ndarray], cfg: GPConfig, seed: int, r: int, iters: int,
-              start: Hyperparameters | None, t0: float) -> tuple[Hyperparameters, FitReport]:
+              start: Hyperparameters | None, t0: float, mask: torch.Tensor
+              ) -> tuple[Hyperparameters, FitReport, Hyperparameters]:
     """Optimise ``r`` restarts of every output for ``iters`` iterations.
 
-    ``start``: initial hyperparameters of each output (then r = 1), or None for the
-    random initial values of :func:`_initial_values`. ``t0``: start time for the report.
+    ``start``: initial hyperparameters of the r x B batch (restart-major: row
+    ``restart * B + output``), or None for the random initial values of
+    :func:`_initial_values`. ``t0``: start time for the report. ``mask``: (B, d) inputs
+    seen by each output's GP. Returns the best restart of each output, the report, and
+    the optimised hyperparameters of every restart (r x B rows, same layout).
     """
-    n, d = x.shape
+    d = x.shape[1]
     n_out = len(targets)
     batch = n_out * r
     y, m = _pad_targets(targets)
     yb, mb = y.repeat(r, 1, 1), m.repeat(r)
-    xb = torch.as_tensor(x, dtype=_DTYPE).expand(batch, n, d)
+    xb = torch.as_tensor(x, dtype=_DTYPE)[None] * mask.repeat(r, 1)[:, None, :]
     restart = np.repeat(np.arange(r), n_out)
     if start is None:
         ls, scale, noise = _initial_values(batch, d, restart, cfg, np.random.default_rng(seed))
@@ -365,8 +391,10 @@ def _optimise(x: np.ndarray, targets: list[np.ndarray], cfg: GPConfig, seed: int
             kernel.base_kernel.lengthscale[idx, 0].numpy().copy(),
             kernel.outputscale[idx].numpy().copy(),
             likelihood.noise[idx, 0].numpy().copy())
+        every = Hyperparameters(kernel.base_kernel.lengthscale[:, 0].numpy().copy(),
+                                kernel.outputscale.numpy().copy(), likelihood.noise[:, 0].numpy().copy())
     report = FitReport(per[best, np.arange(n_out)], per, best, time.perf_counter() - t0)
-    return hyper, report
+    return hyper, report, every
 
 
 class Posterior:
@@ -380,6 +408,7 @@ class Posterior:
     jitter, max_jitter : see :func:`cholesky_with_jitter`.
     names : output names for messages.
     threads : torch threads (None: 1 per 1,000 training points).
+    mask : optional (B, d) 0/1 inputs seen by each GP (see :func:`fit_hyperparameters`).
 
     Raises
     ------
@@ -390,17 +419,18 @@ class Posterior:
 
     def __init__(self, x: np.ndarray, targets: list[np.ndarray], hyper: Hyperparameters, *,
                  jitter: float = 1e-9, max_jitter: float = 1e-4, names: list[str] | None = None,
-                 threads: int | None = None) -> None:
+                 threads: int | None = None, mask: np.ndarray | None = None) -> None:
         x = np.asarray(x, dtype=np.float64)
         self.threads = auto_threads(x.shape[0], threads)
         with torch_threads(self.threads):
-            self._factorise(x, targets, hyper, jitter, max_jitter, names)
+            self._factorise(x, targets, hyper, jitter, max_jitter, names, mask)
 
     def _factorise(self, x: np.ndarray, targets: list[np.ndarray], hyper: Hyperparameters,
-                   jitter: float, max_jitter: float, names: list[str] | None) -> None:
+                   jitter: float, max_jitter: float, names: list[str] | None, mask: np.ndarray | None) -> None:
         _check_training_set(x, targets)
         n, d = x.shape
         b = len(targets)
+        self.mask = _check_mask(mask, b, d)
         if hyper.lengthscale.shape != (b, d) or hyper.outputscale.shape != (b,) or hyper.noise.shape != (b,):
             raise ModelFormatError(f"GP hyperparameters do not fit {b} outputs of {d} inputs: lengthscale "
                                    f"{hyper.lengthscale.shape}, outputscale {hyper.outputscale.shape}, "
@@ -412,7 +442,7 @@ class Posterior:
             self.kernel.base_kernel.lengthscale = torch.as_tensor(hyper.lengthscale[:, None, :], dtype=_DTYPE)
             self.kernel.outputscale = torch.as_tensor(hyper.outputscale, dtype=_DTYPE)
         self.noise = torch.as_tensor(hyper.noise, dtype=_DTYPE)
-        self.x = torch.as_tensor(x, dtype=_DTYPE).expand(b, n, d)
+        self.x = torch.as_tensor(x, dtype=_DTYPE)[None] * self.mask[:, None, :]
         y, _ = _pad_targets(targets)
         with torch.no_grad():
             k = _covariance(self.kernel, self.x) + self.noise[:, None, None] * torch.eye(n, dtype=_DTYPE)
@@ -442,11 +472,11 @@ class Posterior:
         var : (B, q) predictive variance of a new observation (latent + noise).
         """
         xq = torch.as_tensor(np.atleast_2d(np.asarray(x, dtype=np.float64)), dtype=_DTYPE)
-        b, _, d = self.x.shape
+        d = self.x.shape[2]
         if xq.shape[1] != d:
             raise SurrogateError(f"GP inputs must have {d} columns; got {tuple(xq.shape)}")
         with torch.no_grad(), torch_threads(self.threads):
-            ks = _covariance(self.kernel, xq.expand(b, *xq.shape), self.x)  # (B, q, n)
+            ks = _covariance(self.kernel, xq[None] * self.mask[:, None, :], self.x)  # (B, q, n)
             mean = ks @ self.alpha  # (B, q, M_max)
             v = torch.linalg.solve_triangular(self.factor, ks.transpose(-1, -2), upper=False)
             latent = (self.outputscale[:, None] - (v * v).sum(-2)).clamp_min(0.0)

@@ -122,6 +122,31 @@ def amplitudes(snapshots: dict[str, np.ndarray], mode: str,
     return {n: a for n, a in amps.items() if np.all(a > 0) and np.all(np.isfinite(a))}
 
 
+def geometry_input_mask(outputs: list[str], n_geometry: int, n_inputs: int,
+                        geometry_inputs: dict[str, int]) -> np.ndarray:
+    """(B, d) 0/1 mask of the GP inputs each output sees.
+
+    The GP inputs are the ``n_geometry`` geometry coefficients, then the input scalars
+    (``n_inputs`` = d columns in all). An output named in ``geometry_inputs`` sees only its
+    first k geometry coefficients (and every input scalar); the others see all.
+
+    Raises
+    ------
+    SurrogateError
+        A name that is not a GP output (the message lists them).
+    """
+    unknown = sorted(set(geometry_inputs) - set(outputs))
+    if unknown:
+        raise SurrogateError(f"geometry_inputs names {', '.join(unknown)}, which are not GP outputs of this "
+                             f"dataset; outputs: {', '.join(outputs)}")
+    mask = np.ones((len(outputs), n_inputs))
+    for b, name in enumerate(outputs):
+        k = geometry_inputs.get(name)
+        if k is not None and k < n_geometry:
+            mask[b, k:n_geometry] = 0.0
+    return mask
+
+
 def residual_sd(red: Reduction, snapshots: np.ndarray) -> np.ndarray:
     """Per-dof rms of the POD truncation residual of the training snapshots, (n_dof,).
 
@@ -194,6 +219,9 @@ class MMGP(Surrogate):
         t_start = time.perf_counter()
         check_problem(dataset)
         self._remember_training_set(dataset)
+        fields = list(self.problem.field_names)
+        possible = [*fields, *(f"amplitude:{n}" for n in fields), *self.problem.output_scalars]
+        geometry_input_mask(possible, 0, 0, cfg.geometry_inputs)  # unknown names fail before any work
         idx = median_sample(dataset) if cfg.support is None else cfg.support
         if idx >= len(dataset):
             raise SurrogateError(f"support={idx} but the dataset has {len(dataset)} samples")
@@ -234,11 +262,12 @@ class MMGP(Surrogate):
         if progress is not None:
             progress("GP", 0, 1)
         names = [*snaps.fields, *(f"amplitude:{n}" for n in amps), *self.problem.output_scalars]
-        hyper, report = fit_hyperparameters(xs, targets, cfg.gp, cfg.seed, threads=1)
+        mask = geometry_input_mask(names, geometry.n_modes, xs.shape[1], cfg.geometry_inputs)
+        hyper, report = fit_hyperparameters(xs, targets, cfg.gp, cfg.seed, threads=1, mask=mask)
         if progress is not None:
             progress("GP", 1, 1)
         posterior = Posterior(xs, targets, hyper, jitter=cfg.gp.jitter, max_jitter=cfg.gp.max_jitter,
-                              names=names, threads=1)
+                              names=names, threads=1, mask=mask)
         self._trained = _Trained(support, geometry, reductions, snaps.components,
                                  list(self.problem.output_scalars), list(amps), x_mean, x_std, y_mean, y_scale, xs,
                                  targets, hyper, posterior,
@@ -437,6 +466,7 @@ class MMGP(Surrogate):
         for n, r in tr.fields.items():
             arrays.update(r.arrays(f"field.{n}"))
         arrays.update(tr.hyper.arrays("gp"))
+        arrays["gp.mask"] = tr.posterior.mask.numpy()
         arrays.update({"x.mean": tr.x_mean, "x.std": tr.x_std, "x.train": tr.x_train})
         for b, n in enumerate(tr.outputs):
             arrays.update({f"y.{n}.mean": tr.y_mean[b], f"y.{n}.scale": tr.y_scale[b],
@@ -477,8 +507,9 @@ class MMGP(Surrogate):
         except KeyError as exc:
             raise ModelFormatError(f"the MMGP model folder is incomplete: missing {exc}") from None
         hyper = Hyperparameters.from_arrays("gp", arrays)
+        mask = np.asarray(arrays["gp.mask"]) if "gp.mask" in arrays else None  # older models: all inputs
         posterior = Posterior(x_train, y_train, hyper, jitter=config.gp.jitter,
-                              max_jitter=config.gp.max_jitter, names=outputs, threads=1)
+                              max_jitter=config.gp.max_jitter, names=outputs, threads=1, mask=mask)
         model = cls(config)
         model._trained = _Trained(support, Reduction.from_arrays("geometry", arrays), fields, components,
                                   scalars, amplitude, x_mean, x_std, y_mean, y_scale, x_train, y_train, hyper,

@@ -227,6 +227,36 @@ def test_shared_kernel_gp_equals_independent_gps_with_the_same_hyperparameters()
     np.testing.assert_allclose(both[2], one[2], rtol=1e-12)
 
 
+def test_masked_input_is_ignored_exactly_as_if_it_were_absent():
+    """A GP whose mask drops input 2 predicts like a GP trained on inputs 0-1 only, with the
+    same hyperparameters, whatever the values of input 2 (the other output sees it)."""
+    rng = np.random.default_rng(2)
+    x, y = _toy(40, rng)
+    x3 = np.column_stack([x, rng.normal(size=40)])
+    mask = np.array([[1.0, 1.0, 0.0], [1.0, 1.0, 1.0]])
+    h3 = Hyperparameters(np.array([[0.8, 1.3, 0.7], [0.8, 1.3, 0.7]]), np.array([1.2, 1.2]), np.array([1e-2, 1e-2]))
+    h2 = Hyperparameters(np.array([[0.8, 1.3]]), np.array([1.2]), np.array([1e-2]))
+    q = np.column_stack([x[:5], rng.normal(size=5)])
+    masked = Posterior(x3, [y, y], h3, mask=mask).predict(q)
+    plain = Posterior(x, [y], h2).predict(q[:, :2])
+    np.testing.assert_allclose(masked[0][0], plain[0][0], rtol=1e-10)
+    np.testing.assert_allclose(masked[2][0], plain[2][0], rtol=1e-10)
+    assert not np.allclose(masked[0][1], plain[0][0])  # the unmasked output does use input 2
+    hyper, _ = fit_hyperparameters(x3, [y, y], GPConfig(restarts=2, max_iter=30), mask=mask)
+    assert hyper.lengthscale.shape == (2, 3)
+    with pytest.raises(SurrogateError, match="input mask"):
+        Posterior(x3, [y, y], h3, mask=np.ones((2, 2)))
+
+
+def test_geometry_inputs_mask_and_unknown_names():
+    from surrogates.mmgp.model import geometry_input_mask
+
+    m = geometry_input_mask(["U2", "sig22", "max_p"], 4, 6, {"U2": 2})
+    np.testing.assert_array_equal(m, [[1, 1, 0, 0, 1, 1], [1, 1, 1, 1, 1, 1], [1, 1, 1, 1, 1, 1]])
+    with pytest.raises(SurrogateError, match="geometry_inputs names U3, which are not GP outputs.*U2, sig22"):
+        geometry_input_mask(["U2", "sig22"], 4, 6, {"U3": 2})
+
+
 def test_singular_covariance_gives_a_clear_error():
     x = np.zeros((4, 2))  # four identical inputs, zero noise: rank-one covariance
     h = Hyperparameters(np.ones((1, 2)), np.ones(1), np.zeros(1))
@@ -271,6 +301,12 @@ def test_restarts_on_a_subset_then_refined_on_all_points():
         errs[subset] = np.sqrt(np.mean((Posterior(x, [y], hyper).predict(xt)[0][0] - yt) ** 2))
     assert errs[None] < 0.02
     assert errs[40] < 1.5 * errs[None]  # the refinement on all points recovers the full fit
+    # refine_top=3: every subset restart is refined on all points, the best there is kept
+    cfg = GPConfig(restarts=3, max_iter=60, restart_subset=40, refine_iter=20, refine_top=3)
+    hyper, report = fit_hyperparameters(x, [y], cfg)
+    assert 0 <= int(report.best_restart[0]) < 3 and np.isfinite(report.loss).all()
+    err = np.sqrt(np.mean((Posterior(x, [y], hyper).predict(xt)[0][0] - yt) ** 2))
+    assert err < 1.5 * errs[None]
 
 
 def test_amplitude_fields_skip_vanishing_ones_and_unknown_names_are_refused():
@@ -378,3 +414,21 @@ def test_equal_increments_when_not_adaptive(tmp_path_factory, monkeypatch):
     assert support.CommonSupport.from_state(meta, arrays).adaptive is False
     meta.pop("adaptive")  # a model saved before adaptive increments existed
     assert support.CommonSupport.from_state(meta, arrays).adaptive is False
+
+
+def test_geometry_inputs_restrict_a_field_gp_and_survive_save_load(plates, tmp_path):
+    train = plates.split("train")
+    with pytest.raises(SurrogateError, match="geometry_inputs names U9"):
+        MMGP({**TINY, "geometry_inputs": {"U9": 1}}).fit(train)
+    m = MMGP({**TINY, "geometry_inputs": {"U2": 1}}).fit(train)
+    tr = m._trained
+    b = tr.output_index("U2")
+    n_geo = tr.geometry.n_modes
+    assert n_geo > 1
+    np.testing.assert_array_equal(tr.posterior.mask[b, :n_geo].numpy(), [1] + [0] * (n_geo - 1))
+    assert tr.posterior.mask[tr.output_index("sig22")].numpy().all()
+    t = inside(plates.split("test")[0], train)
+    p = m.predict(t.mesh, t.inputs)
+    m.save(tmp_path / "run")
+    back = surrogates.load(tmp_path / "run")
+    np.testing.assert_allclose(back.predict(t.mesh, t.inputs).fields["U2"], p.fields["U2"], rtol=1e-10)
