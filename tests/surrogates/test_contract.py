@@ -131,3 +131,14 @@ def test_prediction_never_returns_nan_silently(trained, unseen):
     with pytest.raises(SurrogateError, match="NaN"):
         bad.check_finite()
     assert all(np.isfinite(v).all() for v in trained.predict(unseen.mesh, unseen.inputs).fields.values())
+
+
+@pytest.mark.parametrize("path", sorted((__import__("pathlib").Path(__file__).resolve().parents[2]
+                                        / "data" / "configs").glob("*.yaml")), ids=lambda p: p.name)
+def test_bundled_model_configs_are_valid(path):
+    """Every settings file shipped in data/configs names a family and passes its validation."""
+    raw = yaml.safe_load(path.read_text())
+    family = raw.pop("model")
+    model = surrogates.create(family, raw)
+    dumped = model.config.model_dump()
+    assert {k: dumped[k] for k in raw} == raw  # every key taken as written, none dropped or coerced
