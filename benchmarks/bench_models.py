@@ -168,21 +168,17 @@ def calibration(refs: list[dict], preds: list, names: list[str]) -> dict[str, di
     spread flag a worse prediction?)."""
     from scipy.stats import spearmanr
 
+    from surrogates.common.calibration import coverage
+
+    cover = coverage(refs, [p.fields for p in preds], [p.std for p in preds])
     out = {}
     for f in names:
-        inside = total = 0
-        sq_err = sq_std = 0.0
-        s_std, s_err = [], []
-        for r, p in zip(refs, preds):
-            ref, mean, sd = np.ravel(r[f]), np.ravel(p.fields[f]), np.ravel(p.std[f])
-            err = np.abs(ref - mean)
-            inside += int((err <= 1.96 * sd).sum())
-            total += ref.size
-            sq_err += float((err**2).sum())
-            sq_std += float((sd**2).sum())
-            s_std.append(float(np.sqrt((sd**2).mean())))
-            s_err.append(float(np.sqrt((err**2).mean())))
-        out[f] = {"coverage95": inside / total, "std_over_error": float(np.sqrt(sq_std / sq_err)),
+        err = [np.ravel(r[f]) - np.ravel(p.fields[f]) for r, p in zip(refs, preds)]
+        sd = [np.ravel(p.std[f]) for p in preds]
+        s_err = [float(np.sqrt((e**2).mean())) for e in err]
+        s_std = [float(np.sqrt((v**2).mean())) for v in sd]
+        ratio = np.sqrt(sum(float((v**2).sum()) for v in sd) / sum(float((e**2).sum()) for e in err))
+        out[f] = {"coverage95": cover[f], "std_over_error": float(ratio),
                   "spearman_std_error": float(spearmanr(s_std, s_err).statistic)}
     return out
 

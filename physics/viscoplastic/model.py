@@ -27,6 +27,21 @@ from .loading import ViscoplasticLoading
 if TYPE_CHECKING:
     from .discrete import DiscreteLoading
 
+
+def _gather_with_midpoints(values: FloatArray, source: IntArray, mids: IntArray, ends: IntArray) -> FloatArray:
+    """out[i] = values[source[i]] where source[i] >= 0, else 0; then each mid-edge entry
+    ``mids[k]`` that had no source gets the mean of its edge's ends ``ends[k]`` (2 entries
+    of out). values (M, ...), source (K,) int64 -> (K, ...)."""
+    values = np.asarray(values, float)
+    out = np.zeros((len(source),) + values.shape[1:])
+    has = source >= 0
+    out[has] = values[source[has]]
+    if len(mids):
+        miss = source[mids] < 0
+        e = ends[miss]
+        out[mids[miss]] = 0.5 * (out[e[:, 0]] + out[e[:, 1]])
+    return out
+
 __all__ = ["InternalForces", "PointResponse", "QPState", "ViscoplasticModel"]
 
 # quadratic cells: local mid node -> its two corner nodes (meshio/VTK order)
@@ -245,15 +260,7 @@ class ViscoplasticModel:
 
     def nodal_to_dofs(self, values: FloatArray) -> FloatArray:
         """Scalar field at the mesh nodes (N, ...) -> at the scalar dofs (n_scalar, ...)."""
-        values = np.asarray(values, float)
-        out = np.zeros((self.n_scalar,) + values.shape[1:])
-        has = self.dof_point >= 0
-        out[has] = values[self.dof_point[has]]
-        if len(self.mid_dofs):
-            miss = self.dof_point[self.mid_dofs] < 0
-            e = self.mid_dof_ends[miss]
-            out[self.mid_dofs[miss]] = 0.5 * (out[e[:, 0]] + out[e[:, 1]])
-        return out
+        return _gather_with_midpoints(values, self.dof_point, self.mid_dofs, self.mid_dof_ends)
 
     def dofs_to_nodal(self, values: FloatArray) -> FloatArray:
         """Scalar field at the scalar dofs (n_scalar, ...) -> at the mesh nodes (N, ...).
@@ -261,15 +268,7 @@ class ViscoplasticModel:
         Mid-edge nodes without a dof (P1 on quadratic cells) get the mean of their edge's
         corners; nodes used by no volume cell get 0.
         """
-        values = np.asarray(values, float)
-        out = np.zeros((self.mesh.n_points,) + values.shape[1:])
-        has = self.point_dof >= 0
-        out[has] = values[self.point_dof[has]]
-        if len(self.mid_points):
-            miss = self.point_dof[self.mid_points] < 0
-            e = self.mid_ends[miss]
-            out[self.mid_points[miss]] = 0.5 * (out[e[:, 0]] + out[e[:, 1]])
-        return out
+        return _gather_with_midpoints(values, self.point_dof, self.mid_points, self.mid_ends)
 
     def group_dofs(self, name: str, components: Sequence[int]) -> IntArray:
         """Displacement dofs of ``components`` at the nodes of group ``name``: sorted (M,) int64."""

@@ -355,15 +355,25 @@ def test_jacobian_stiffening_removes_the_folds_of_the_plain_harmonic_morph(tmp_p
     assert stiffening_weights(pts, np.array([[0, 1, 2]]), 0.0) is None
 
 
-def test_harmonic_increments_are_halved_only_where_a_cell_folds(tmp_path_factory, monkeypatch):
-    import surrogates.mmgp.support as support
+@pytest.fixture
+def counted_solves(tmp_path_factory, monkeypatch):
+    """(holeplate2d training samples, their volume meshes, a list that grows by one per
+    DirichletSolver built, i.e. per sparse factorisation of a harmonic morph)."""
     from mesh.boundary import planar_points
+    from surrogates.mmgp import support
 
     holes = tiny(tmp_path_factory.getbasetemp(), "holeplate2d").split("train")
     vols = [support.volume_mesh(s.mesh, planar_points(s.mesh)) for s in holes]
-    made = []
+    made: list[int] = []
     real = support.DirichletSolver
     monkeypatch.setattr(support, "DirichletSolver", lambda *a, **k: made.append(1) or real(*a, **k))
+    return holes, vols, made
+
+
+def test_harmonic_increments_are_halved_only_where_a_cell_folds(counted_solves):
+    import surrogates.mmgp.support as support
+
+    _, vols, made = counted_solves
     same = support.incremental_harmonic_morph(vols[0], vols[0], 8, 1.0)
     assert len(made) == 1 and same.inversions.ok  # onto itself: one solve, the identity
     np.testing.assert_allclose(same.mesh.points, vols[0].points, atol=1e-12)
@@ -398,15 +408,10 @@ def test_closed_form_variance_adds_the_mapped_pod_residual(plates, model):
     np.testing.assert_allclose(added, (back @ res) ** 2, rtol=1e-6, atol=1e-12 * np.max(added))
 
 
-def test_equal_increments_when_not_adaptive(tmp_path_factory, monkeypatch):
+def test_equal_increments_when_not_adaptive(counted_solves):
     import surrogates.mmgp.support as support
-    from mesh.boundary import planar_points
 
-    holes = tiny(tmp_path_factory.getbasetemp(), "holeplate2d").split("train")
-    vols = [support.volume_mesh(s.mesh, planar_points(s.mesh)) for s in holes]
-    made = []
-    real = support.DirichletSolver
-    monkeypatch.setattr(support, "DirichletSolver", lambda *a, **k: made.append(1) or real(*a, **k))
+    holes, vols, made = counted_solves
     r = support.incremental_harmonic_morph(vols[1], vols[0], 4, 1.0, adaptive=False)
     assert len(made) == 4 and r.inversions.ok
     s = support.CommonSupport.build(holes[0].mesh, "harmonic", harmonic_steps=4, stiffening=1.0, adaptive=False)
