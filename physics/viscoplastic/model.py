@@ -163,7 +163,8 @@ class ViscoplasticModel:
         if hypothesis is None:
             hypothesis = "plane_strain" if tdim == 2 else "3d"
         if hypothesis == "plane_stress":
-            raise NotImplementedError("plane stress is not implemented; use plane_strain or 3D")
+            raise CaseError("viscoplastic solver: hypothesis 'plane_stress' is not implemented; "
+                            "use 'plane_strain' or a 3D mesh")
         expected = {2: "plane_strain", 3: "3d"}.get(tdim)
         if hypothesis != expected:
             raise CaseError(

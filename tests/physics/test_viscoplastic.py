@@ -571,5 +571,5 @@ def test_loading_errors_name_the_group():
         Dirichlet("left", (3,))
     with pytest.raises(CaseError, match="output times"):
         solve_viscoplastic(plate(2, 2), mat, ViscoplasticLoading((Dirichlet("left"),)), [0.0])
-    with pytest.raises(NotImplementedError, match="plane stress"):
+    with pytest.raises(CaseError, match="hypothesis 'plane_stress' is not implemented"):
         ViscoplasticModel(plate(2, 2), mat, hypothesis="plane_stress")
