@@ -9,13 +9,21 @@ import dataclasses
 
 import numpy as np
 import pytest
+import torch
 import yaml
 
 import surrogates
 from surrogates import InputError, ModelFormatError, SurrogateError
 from surrogates.mmgp import MMGP, MMGPConfig
 from surrogates.mmgp.config import GPConfig
-from surrogates.mmgp.gp import Hyperparameters, Posterior, fit_hyperparameters
+from surrogates.mmgp.gp import (
+    Hyperparameters,
+    Posterior,
+    fit_hyperparameters,
+    matern52,
+    nll_and_grad,
+)
+from surrogates.mmgp.lbfgs import minimise
 from surrogates.mmgp.support import CommonSupport, flatten, unflatten
 
 TINY = {"n_modes_geometry": 4, "n_modes_fields": 4, "gp": {"restarts": 2, "max_iter": 40}}
@@ -302,11 +310,92 @@ def test_restarts_on_a_subset_then_refined_on_all_points():
     assert errs[None] < 0.02
     assert errs[40] < 1.5 * errs[None]  # the refinement on all points recovers the full fit
     # refine_top=3: every subset restart is refined on all points, the best there is kept
-    cfg = GPConfig(restarts=3, max_iter=60, restart_subset=40, refine_iter=20, refine_top=3)
+    cfg = GPConfig(restarts=3, max_iter=60, restart_subset=40, refine_iter=20, refine_top=3, refine_cold=False)
     hyper, report = fit_hyperparameters(x, [y], cfg)
     assert 0 <= int(report.best_restart[0]) < 3 and np.isfinite(report.loss).all()
     err = np.sqrt(np.mean((Posterior(x, [y], hyper).predict(xt)[0][0] - yt) ** 2))
     assert err < 1.5 * errs[None]
+    # the cold start is one more candidate: the likelihood on all points can only improve
+    cold = fit_hyperparameters(x, [y], cfg.model_copy(update={"refine_cold": True}))[1]
+    assert -1 <= int(cold.best_restart[0]) < 3 and cold.loss[0] <= report.loss[0] + 1e-12
+
+
+def test_closed_form_likelihood_gradient_equals_autograd_through_the_kernel():
+    """nll_and_grad (no autograd) against torch autograd through matern52 and a Cholesky."""
+    gen = torch.Generator().manual_seed(0)
+    b, n, d = 3, 50, 4
+    x = torch.randn(b, n, d, generator=gen, dtype=torch.float64)
+    x[2, :, 1] = 0.0  # a masked input
+    y = torch.randn(b, n, 5, generator=gen, dtype=torch.float64)
+    y[2, :, 2:] = 0.0  # zero-padded columns of an output with 2
+    m = torch.tensor([5.0, 5.0, 2.0], dtype=torch.float64)
+    raw = 0.5 * torch.randn(b, d + 2, generator=gen, dtype=torch.float64)
+    raw[:, -1] = -3.0
+    raw[0, 0] = 16.0  # beyond the clip: zero gradient there
+
+    def oracle(r):
+        r = r.clamp(-15.0, 15.0)
+        k = matern52(x, x, r[:, None, :-2].exp(), r[:, -2].exp())
+        k = k + (1e-6 + r[:, -1].exp())[:, None, None] * torch.eye(n, dtype=torch.float64)
+        factor = torch.linalg.cholesky(k)
+        quad = (y * torch.cholesky_solve(y, factor)).sum((-1, -2))
+        logdet = 2.0 * torch.log(factor.diagonal(dim1=-2, dim2=-1)).sum(-1)
+        return 0.5 * (quad + m * logdet) / (n * m) + 0.5 * np.log(2 * np.pi)
+
+    r = raw.clone().requires_grad_(True)
+    expected = oracle(r)
+    (expected_grad,) = torch.autograd.grad(expected.sum(), r)
+    nll, grad, ok = nll_and_grad(raw, x, y, m, 1e-6)
+    assert ok.all()
+    assert torch.allclose(nll, expected.detach(), atol=1e-12)
+    assert torch.allclose(grad, expected_grad, atol=1e-12) and grad[0, 0] == 0.0
+    bad = raw.clone()
+    bad[1, -2] = float("nan")  # a covariance that cannot be factorised: inf and a zero gradient
+    nll, grad, ok = nll_and_grad(bad, x, y, m, 1e-6)
+    assert ok.tolist() == [True, False, True] and torch.isinf(nll[1]) and (grad[1] == 0).all()
+    assert torch.allclose(nll[[0, 2]], expected.detach()[[0, 2]], atol=1e-12)
+
+
+def test_batched_lbfgs_converges_every_problem_despite_their_scales():
+    """One summed loss (torch's L-BFGS) shares its step between problems; minimise() does not."""
+    target = torch.tensor([[1.0, -2.0, 0.5], [3.0, 0.5, -1.0], [0.2, 0.1, 4.0]], dtype=torch.float64)
+    scales = torch.tensor([1e-2, 1.0, 1e4], dtype=torch.float64)
+    curvature = torch.tensor([1.0, 30.0, 1.0], dtype=torch.float64)  # ill-conditioned within a problem too
+
+    def losses(x, idx):
+        return (scales[idx, None] * curvature * (x - target[idx]) ** 2).sum(-1)
+
+    def fun(x, idx):
+        x = x.detach().requires_grad_(True)
+        f = losses(x, idx)
+        return f.detach(), torch.autograd.grad(f.sum(), x)[0]
+
+    res = minimise(fun, torch.zeros(3, 3, dtype=torch.float64), max_iter=40)
+    assert torch.allclose(res.x, target, atol=1e-5)
+    assert res.evaluations < 80
+    joint = torch.zeros(3, 3, dtype=torch.float64, requires_grad=True)
+    opt = torch.optim.LBFGS([joint], max_iter=40, line_search_fn="strong_wolfe")
+
+    def closure():
+        opt.zero_grad()
+        loss = losses(joint, torch.arange(3)).sum()
+        loss.backward()
+        return loss
+
+    opt.step(closure)
+    assert (joint.detach() - target).abs().max() > 1e-3  # the small-scale problem is left behind
+
+
+def test_batched_lbfgs_backs_off_from_non_finite_losses():
+    """A trial point with an infinite loss (a failed Cholesky in a GP) shortens the step."""
+    def fun(x, idx):
+        x = x.detach().requires_grad_(True)
+        f = ((x - 3.0) ** 2).sum(-1)
+        g = torch.autograd.grad(f.sum(), x)[0]
+        return torch.where(x[:, 0] > 3.5, torch.inf, f.detach()), g
+
+    res = minimise(fun, torch.tensor([[-20.0]], dtype=torch.float64), max_iter=50)
+    assert abs(float(res.x[0, 0]) - 3.0) < 1e-6 and torch.isfinite(res.loss).all()
 
 
 def test_amplitude_fields_skip_vanishing_ones_and_unknown_names_are_refused():
@@ -371,7 +460,7 @@ def counted_solves(tmp_path_factory, monkeypatch):
 
 
 def test_harmonic_increments_are_halved_only_where_a_cell_folds(counted_solves):
-    import surrogates.mmgp.support as support
+    from surrogates.mmgp import support
 
     _, vols, made = counted_solves
     same = support.incremental_harmonic_morph(vols[0], vols[0], 8, 1.0)
@@ -409,7 +498,7 @@ def test_closed_form_variance_adds_the_mapped_pod_residual(plates, model):
 
 
 def test_equal_increments_when_not_adaptive(counted_solves):
-    import surrogates.mmgp.support as support
+    from surrogates.mmgp import support
 
     holes, vols, made = counted_solves
     r = support.incremental_harmonic_morph(vols[1], vols[0], 4, 1.0, adaptive=False)
