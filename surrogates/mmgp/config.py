@@ -44,8 +44,10 @@ class GPConfig(BaseModel):
         more candidate per output): a subset optimum can be a poor start on all points
         (the interpolating, near-zero-noise ones). On a plate2d validation split (400/100)
         the negative log likelihood of the plastic strain's GP fell from -0.88 to -1.53
-        per value (its coefficient error from 1.3 to 0.48 std), and the cold start was kept
-        for 8 of 12 outputs. Costs about 1.5x the GP fit time.
+        per value (its coefficient error from 1.3-1.6 to 0.48 std), and the cold start was kept
+        for 10 of 12 outputs (6 of 10 on holeplate2d). With it and the default iteration
+        counts (60 on the subset, 25 on all points) the GP fits take 0.95-1.25x the time of
+        the subset candidate alone with 100 and 40 (``benchmarks/bench_gp_fit.py``).
     lr : Adam learning rate (ignored by L-BFGS, which starts with step 1).
     noise_lower_bound : lower bound of the likelihood noise variance, relative to the
         (unit) variance of the standardised targets; keeps the optimiser out of the

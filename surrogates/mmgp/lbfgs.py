@@ -10,7 +10,7 @@ stopping test, while the losses and gradients of the problems still pending are 
 in one batched call; adding a problem to the batch leaves the others' results unchanged.
 On MMGP's GP fits of holeplate2d and plate2d (400 samples, 10-12 outputs x 4 restarts, log
 hyperparameters) it reaches the same likelihoods as one L-BFGS on the summed loss, in
-0.84-0.94x the time (``benchmarks/bench_gp_fit.py``).
+0.84-0.97x the time (``benchmarks/bench_gp_fit.py``).
 
 Examples
 --------

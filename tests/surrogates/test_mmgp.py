@@ -356,6 +356,15 @@ def test_closed_form_likelihood_gradient_equals_autograd_through_the_kernel():
     assert torch.allclose(nll[[0, 2]], expected.detach()[[0, 2]], atol=1e-12)
 
 
+def test_adam_reaches_the_lbfgs_likelihood_on_a_smooth_problem():
+    rng = np.random.default_rng(5)
+    x = rng.uniform(-2, 2, (80, 2))
+    y = np.column_stack([np.sin(x[:, 0]) + 0.5 * x[:, 1]]) + 0.01 * rng.normal(size=(80, 1))
+    lbfgs = fit_hyperparameters(x, [y], GPConfig(restarts=2))[1]
+    adam = fit_hyperparameters(x, [y], GPConfig(restarts=2, optimizer="adam", max_iter=400, lr=0.05))[1]
+    assert np.isfinite(adam.loss).all() and adam.loss[0] < lbfgs.loss[0] + 0.05
+
+
 def test_batched_lbfgs_converges_every_problem_despite_their_scales():
     """One summed loss (torch's L-BFGS) shares its step between problems; minimise() does not."""
     target = torch.tensor([[1.0, -2.0, 0.5], [3.0, 0.5, -1.0], [0.2, 0.1, 4.0]], dtype=torch.float64)
