@@ -6,7 +6,9 @@ are held out) are fitted three ways, in the same run:
 
 - ``joint``: one ``torch.optim.LBFGS`` (strong Wolfe) on the *sum* of the negative log
   likelihoods of every output and restart, 100 iterations on a 128-point subset and 40 on
-  all points for the best subset restart (how MMGP fitted before :mod:`surrogates.mmgp.lbfgs`);
+  all points for the best subset restart: the optimiser and schedule MMGP used before
+  :mod:`surrogates.mmgp.lbfgs`, but in the current log hyperparameters (the old softplus
+  parametrisation is gone; it stopped at worse optima, see :mod:`surrogates.mmgp.gp`);
 - ``separate``: the same schedule, but one L-BFGS history and line search per GP and restart
   (:func:`surrogates.mmgp.lbfgs.minimise`);
 - ``default``: the current defaults (``GPConfig()``: separate L-BFGS, 60 subset iterations,
@@ -48,7 +50,8 @@ from surrogates.mmgp.support import flatten
 
 
 def joint_lbfgs(fun, x0: torch.Tensor, *, max_iter: int = 100, **_) -> BatchResult:
-    """One torch L-BFGS on the summed losses (one history, one step for every problem)."""
+    """One torch L-BFGS on the summed losses (one history, one step for every problem);
+    iterations and evaluations are not counted (zeros in the result)."""
     x = x0.detach().clone().requires_grad_(True)
     everyone = torch.arange(x.shape[0])
     opt = torch.optim.LBFGS([x], lr=1.0, max_iter=max_iter, history_size=20, line_search_fn="strong_wolfe",

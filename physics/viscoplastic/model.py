@@ -42,6 +42,7 @@ def _gather_with_midpoints(values: FloatArray, source: IntArray, mids: IntArray,
         out[mids[miss]] = 0.5 * (out[e[:, 0]] + out[e[:, 1]])
     return out
 
+
 __all__ = ["InternalForces", "PointResponse", "QPState", "ViscoplasticModel"]
 
 # quadratic cells: local mid node -> its two corner nodes (meshio/VTK order)
