@@ -13,6 +13,8 @@ Laves et al. 2020):
 over every node value (and time) of the held-out samples, so that a fraction ``level``
 of them falls inside mean -+ z_level * factor * std. It is valid for data like the
 held-out samples (exchangeable with them), and is labelled as such in predictions.
+The quantile is the split-conformal one (:func:`interval_factors`). MMGP uses the same
+factors on the closed-form leave-one-out residuals of its Gaussian processes.
 """
 from __future__ import annotations
 
@@ -21,7 +23,34 @@ from collections.abc import Sequence
 import numpy as np
 from scipy.stats import norm
 
-__all__ = ["coverage", "std_scale_factors"]
+__all__ = ["coverage", "interval_factors", "std_scale_factors"]
+
+
+def interval_factors(abs_ratio: np.ndarray, level: float = 0.95) -> np.ndarray:
+    """Per-column factor on a predicted std that makes mean -+ z_level std hold ``level``.
+
+    Parameters
+    ----------
+    abs_ratio : (n, M) |reference - mean| / std of n held-out (or left-out) values of M
+        outputs.
+    level : wanted coverage of the central interval, in (0, 1).
+
+    Returns
+    -------
+    (M,) factors: the split-conformal quantile of each column (its ceil((n + 1) level)-th
+    smallest value, so that a new exchangeable value falls below it with probability
+    >= level; the largest value when n < 1 / (1 - level) - 1 is too few for that
+    guarantee) divided by the Gaussian z_level (1.96 at 95 %).
+    """
+    if not 0.0 < level < 1.0:
+        raise ValueError(f"level must be in (0, 1); got {level}")
+    r = np.asarray(abs_ratio, dtype=np.float64)
+    n = r.shape[0]
+    if n == 0:
+        raise ValueError("interval_factors needs at least one value per column")
+    rank = min(int(np.ceil((n + 1) * level)), n)
+    q = np.partition(r, rank - 1, axis=0)[rank - 1]
+    return np.maximum(q, 1e-12) / float(norm.ppf(0.5 + level / 2))
 
 
 def std_scale_factors(refs: Sequence[dict[str, np.ndarray]], means: Sequence[dict[str, np.ndarray]],
@@ -49,7 +78,6 @@ def std_scale_factors(refs: Sequence[dict[str, np.ndarray]], means: Sequence[dic
     """
     if not 0.0 < level < 1.0:
         raise ValueError(f"level must be in (0, 1); got {level}")
-    z = float(norm.ppf(0.5 + level / 2))
     out = {}
     for name in stds[0] if stds else []:
         ratio = np.concatenate([np.ravel(np.abs(np.asarray(r[name], float) - np.asarray(m[name], float)))
@@ -57,7 +85,7 @@ def std_scale_factors(refs: Sequence[dict[str, np.ndarray]], means: Sequence[dic
                                 for r, m, s in zip(refs, means, stds)])
         if not np.any(np.concatenate([np.ravel(s[name]) for s in stds]) > 0):
             continue
-        out[name] = float(max(np.quantile(ratio, level) / z, 1e-12))
+        out[name] = float(interval_factors(ratio[:, None], level)[0])
     return out
 
 

@@ -121,15 +121,21 @@ class MMGPConfig(SurrogateConfig):
         per field, the largest mode's std: the dominant modes drive the shared kernel)
         or ``"mode"`` (standardise each coefficient, as the MMGP reference code; on
         plate2d it doubled the displacement error).
-    amplitude : ``"none"`` or ``"max"``: each training field is divided by its own
-        amplitude (max |value| over the support nodes, all components) before its POD,
-        and the log-amplitude gets its own GP; a prediction is the predicted amplitude
-        times the decoded shape. It puts the small-amplitude samples on the same footing
-        as the large ones (the field RRMSE is relative to each sample's max), which
-        matters when amplitudes span decades (plate2d near its limit load: 45x). Fields
-        with a zero amplitude in some training sample (e.g. the plastic strain of an
-        elastic sample) are left unnormalised.
-    amplitude_fields : with ``amplitude="max"``, the fields to normalise (None: all).
+    amplitude : ``"none"``, ``"max"`` or ``"rms"``: each training field is divided by its
+        own amplitude (``"max"``: max |value| over the support nodes, all components;
+        ``"rms"``: mass-weighted root mean square over the support) before its POD, and
+        the log-amplitude gets its own GP; a prediction is the predicted amplitude times
+        the decoded shape. It puts the small-amplitude samples on the same footing as
+        the large ones (the field RRMSE is relative to each sample's max), which matters
+        when amplitudes span decades (plate2d near its limit load: 45x). The rms is a
+        smoother function of the inputs than the max (whose node can jump from sample to
+        sample): on validation splits of plate2d and holeplate2d, rms on every field
+        against max on the displacements lowered every stress field's RRMSE by 2-14 %
+        (the max on every field raised plate2d's sig22 by 25 %); the displacements moved
+        by -17 % to +11 %. Fields with a zero amplitude in some training sample (e.g. the
+        plastic strain of an elastic sample) are left unnormalised.
+    amplitude_fields : with ``amplitude`` other than ``"none"``, the fields to normalise
+        (None: all).
     uncertainty : ``"gaussian"`` (default; the GP posterior of the POD coefficients is
         Gaussian and the decoder -- POD then transfer to the mesh -- is linear, so the
         field posterior is exactly Gaussian: per-node std from the coefficient
@@ -138,6 +144,11 @@ class MMGPConfig(SurrogateConfig):
         interval is their Gaussian approximation), ``"samples"`` (seeded draws of the
         same posterior decoded to the mesh: std and empirical 2.5/97.5 % quantiles;
         slower) or ``"none"``.
+    calibration : ``"loo"`` (default: each POD coefficient's and scalar's predictive
+        std is multiplied by the factor that makes its 95 % interval hold 95 % of the
+        closed-form leave-one-out residuals of the training set, a split-conformal
+        quantile; see :func:`~surrogates.mmgp.model.calibration`; the means are
+        unchanged) or ``"none"`` (the GP's own variances).
     n_samples : number of posterior draws for ``uncertainty="samples"``.
     seed : seed of the hyperparameter restarts and of the posterior draws (draws are
         seeded per prediction, so a saved and reloaded model predicts identically).
@@ -158,9 +169,10 @@ class MMGPConfig(SurrogateConfig):
     n_modes_fields: int | dict[str, int] = 12
     rtol_fields: float | None = Field(None, gt=0)
     target_scaling: Literal["mode", "field"] = "field"
-    amplitude: Literal["none", "max"] = "none"
+    amplitude: Literal["none", "max", "rms"] = "none"
     amplitude_fields: list[str] | None = None
     uncertainty: Literal["samples", "gaussian", "none"] = "gaussian"
+    calibration: Literal["loo", "none"] = "loo"
     n_samples: int = Field(200, ge=2)
     seed: int = Field(0, ge=0)
     threads: int | None = Field(None, ge=1)

@@ -9,12 +9,15 @@ Training (:meth:`MMGP.fit`):
    (:mod:`.reduction`);
 4. GP inputs: the geometry POD coefficients and the input scalars, standardised;
    one exact GP per output field (its standardised POD coefficients share the
-   kernel) and one per output scalar, ARD Matern-5/2, random restarts (:mod:`.gp`).
+   kernel) and one per output scalar, ARD Matern-5/2, random restarts (:mod:`.gp`);
+5. one factor per POD coefficient and scalar on the predictive std, from the closed-form
+   leave-one-out residuals of the training set (:func:`calibration`).
 
 Prediction (:meth:`MMGP.predict`) on any mesh of the training topology: morph it,
 transfer its coordinates to the support and project them, evaluate the GPs, decode
 the fields through the POD and map them back onto the mesh's own nodes; the
-uncertainty comes from the GP posterior of the coefficients, decoded the same way.
+uncertainty comes from the calibrated GP posterior of the coefficients, decoded the
+same way.
 
 Examples
 --------
@@ -30,6 +33,7 @@ from __future__ import annotations
 import logging
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -41,6 +45,7 @@ from mesh import Mesh
 from mesh.boundary import planar_points
 from mesh.dataset import Dataset
 
+from ..common.calibration import interval_factors
 from ..errors import InputError, ModelFormatError, SurrogateError
 from ..interface import Progress, Surrogate
 from ..prediction import Prediction
@@ -56,6 +61,7 @@ log = logging.getLogger(__name__)
 #: version of the arrays and metadata written by :meth:`MMGP.state`
 STATE_VERSION = 1
 _Z975 = 1.959963984540054  # standard normal 97.5 % quantile
+_MIN_CALIBRATION = 19  # training samples for a split-conformal 95 % quantile: ceil((n + 1) 0.95) <= n
 
 
 @dataclass(eq=False)
@@ -77,6 +83,7 @@ class _Trained:
     hyper: Hyperparameters
     posterior: Posterior
     residual_sd: dict[str, np.ndarray]  # field -> (c n_s,) rms POD truncation residual (shape units)
+    calibration: list[np.ndarray]      # per GP output: (M_b,) factor on the predictive std
 
     @property
     def outputs(self) -> list[str]:
@@ -92,15 +99,20 @@ class _Trained:
         return len(self.fields) + len(self.amplitude) + self.scalars.index(name)
 
 
-def amplitudes(snapshots: dict[str, np.ndarray], mode: str,
-               only: list[str] | None = None) -> dict[str, np.ndarray]:
+def amplitudes(snapshots: dict[str, np.ndarray], mode: str, only: list[str] | None = None,
+               mass: Callable[[int], sp.spmatrix] | None = None,
+               components: dict[str, int] | None = None) -> dict[str, np.ndarray]:
     """Per-sample amplitudes of the fields to normalise.
 
     Parameters
     ----------
-    snapshots : field name -> (S, c n_s) values on the support.
-    mode : ``"none"`` (no field is normalised) or ``"max"``.
+    snapshots : field name -> (S, c n_s) values on the support (blocked layout).
+    mode : ``"none"`` (no field is normalised), ``"max"`` (max |value| over the nodes and
+        components) or ``"rms"`` (root mean square over the support, mass-weighted:
+        sqrt(u^T M u / area), all components).
     only : the fields that may be normalised (None: all).
+    mass, components : with ``"rms"``, the support's mass matrix for c components
+        (``CommonSupport.mass``) and each field's c.
 
     Raises
     ------
@@ -109,7 +121,7 @@ def amplitudes(snapshots: dict[str, np.ndarray], mode: str,
 
     Returns
     -------
-    field name -> (S,) max |value| per sample (field unit), for every field whose
+    field name -> (S,) amplitude per sample (field unit), for every field whose
     amplitudes are all positive (a field that vanishes in some sample is skipped).
     """
     if mode == "none":
@@ -118,7 +130,18 @@ def amplitudes(snapshots: dict[str, np.ndarray], mode: str,
     if unknown:
         raise SurrogateError(f"amplitude_fields names {', '.join(unknown)}, which are not output fields "
                              f"(the output fields are {', '.join(snapshots)})")
-    amps = {n: np.abs(s).max(axis=1) for n, s in snapshots.items() if only is None or n in only}
+    amps = {}
+    for n, s in snapshots.items():
+        if only is not None and n not in only:
+            continue
+        if mode == "max":
+            amps[n] = np.abs(s).max(axis=1)
+        else:
+            if mass is None or components is None:
+                raise ValueError("amplitude 'rms' needs the support mass matrix and the field components")
+            m = mass(components[n])
+            area = m.sum() / components[n]
+            amps[n] = np.sqrt(np.maximum(np.einsum("ij,ij->i", s @ m, s), 0.0) / area)
     return {n: a for n, a in amps.items() if np.all(a > 0) and np.all(np.isfinite(a))}
 
 
@@ -235,7 +258,7 @@ class MMGP(Surrogate):
                           stacklevel=2)
 
         t = time.perf_counter()
-        amps = amplitudes(snaps.fields, cfg.amplitude, cfg.amplitude_fields)
+        amps = amplitudes(snaps.fields, cfg.amplitude, cfg.amplitude_fields, support.mass, snaps.components)
         shapes = {n: s / amps[n][:, None] if n in amps else s for n, s in snaps.fields.items()}
         geometry = fit_reduction(snaps.coords, support.mass(2), cfg.n_modes_geometry,
                                  cfg.rtol_geometry, "the geometry")
@@ -268,10 +291,15 @@ class MMGP(Surrogate):
             progress("GP", 1, 1)
         posterior = Posterior(xs, targets, hyper, jitter=cfg.gp.jitter, max_jitter=cfg.gp.max_jitter,
                               names=names, threads=1, mask=mask)
+        if cfg.calibration == "loo" and len(dataset) < _MIN_CALIBRATION:
+            log.warning("%d training samples are too few for a 95 %% leave-one-out quantile (it needs %d): "
+                        "the predictive std is scaled by the largest leave-one-out residual instead",
+                        len(dataset), _MIN_CALIBRATION)
         self._trained = _Trained(support, geometry, reductions, snaps.components,
                                  list(self.problem.output_scalars), list(amps), x_mean, x_std, y_mean, y_scale, xs,
                                  targets, hyper, posterior,
-                                 {n: residual_sd(reductions[n], s) for n, s in shapes.items()})
+                                 {n: residual_sd(reductions[n], s) for n, s in shapes.items()},
+                                 calibration(posterior, cfg.calibration))
         self.metrics = {
             "mesh_dim": int(template.mesh.dim),
             "n_train": len(dataset),
@@ -287,7 +315,9 @@ class MMGP(Surrogate):
             "pod_energy_geometry": float(geometry.energy[-1]),
             "pod_energy_fields": {n: float(r.energy[-1]) for n, r in reductions.items()},
             "gp": {n: {"nll_per_value": float(report.loss[b]), "noise": float(hyper.noise[b]),
-                       "outputscale": float(hyper.outputscale[b]), "best_restart": int(report.best_restart[b])}
+                       "outputscale": float(hyper.outputscale[b]), "best_restart": int(report.best_restart[b]),
+                       "std_factor_first": float(self._trained.calibration[b][0]),
+                       "std_factor_median": float(np.median(self._trained.calibration[b]))}
                    for b, n in enumerate(names)},
             "time_morph_transfer_s": snaps.seconds,
             "time_pod_s": t_pod,
@@ -370,7 +400,7 @@ class MMGP(Surrogate):
             b = tr.output_index(name, "scalar")
             pred.scalars[name] = float(means[b][0, 0] * tr.y_scale[b][0] + tr.y_mean[b][0])
             if self.config.uncertainty != "none":
-                pred.scalars_std[name] = float(np.sqrt(var[b, 0]) * tr.y_scale[b][0])
+                pred.scalars_std[name] = float(np.sqrt(var[b, 0]) * tr.y_scale[b][0] * tr.calibration[b][0])
         timings["decode"] = time.perf_counter() - t
         timings["total"] = time.perf_counter() - t_start
         pred.timings = timings
@@ -443,14 +473,17 @@ class MMGP(Surrogate):
         mode = self.config.uncertainty
         if mode == "none":
             return "none"
+        scaled = (", each std scaled so that 95 % of the leave-one-out training residuals fall in its "
+                  "interval" if self.config.calibration == "loo" else "")
         what = ("GP posterior predictive (exact Cholesky, fitted noise included) of the POD coefficients "
-                "of each field, ")
+                f"of each field{scaled}, ")
         how = (f"{self.config.n_samples} seeded draws decoded through the POD and mapped to the mesh "
                "(std, empirical 2.5/97.5 % quantiles)" if mode == "samples" else
                "decoded in closed form through the linear POD decoder and the transfer to the mesh "
                "(std, mean -+ 1.96 std)")
         return (what + how + ", plus the POD truncation error (per-node rms of the training residuals, "
-                "as independent noise); scalars: GP predictive std. Excludes the morph/transfer error")
+                "as independent noise); scalars: GP predictive std" + (", scaled likewise" if scaled else "")
+                + ". Excludes the morph/transfer error")
 
     def _require_trained(self) -> _Trained:
         if self._trained is None or self.problem is None:
@@ -513,8 +546,24 @@ class MMGP(Surrogate):
         model = cls(config)
         model._trained = _Trained(support, Reduction.from_arrays("geometry", arrays), fields, components,
                                   scalars, amplitude, x_mean, x_std, y_mean, y_scale, x_train, y_train, hyper,
-                                  posterior, residual)
+                                  posterior, residual, calibration(posterior, config.calibration))
         return model
+
+
+def calibration(posterior: Posterior, mode: str) -> list[np.ndarray]:
+    """Per GP output, (M_b,) factors on the predictive std of its columns.
+
+    ``mode="loo"``: :func:`~surrogates.common.calibration.interval_factors` of the
+    closed-form leave-one-out residuals (:meth:`.gp.Posterior.loo_residuals`), so that
+    the 95 % interval of each POD coefficient and scalar holds 95 % of the left-out
+    training targets. The columns of a field's GP share one kernel and one scale, which
+    fits the dominant mode's variance badly: on plate2d (500 samples) the leave-one-out
+    95 % quantile of |z| of U2's first mode is 4.3 std, that of all its modes together
+    0.78 std. ``"none"``: ones.
+    """
+    if mode == "none":
+        return [np.ones(m) for m in posterior.n_columns]
+    return [interval_factors(np.abs(z)) for z in posterior.loo_residuals()]
 
 
 def field_coefficients(tr: _Trained, means: list[np.ndarray], var: np.ndarray
@@ -536,12 +585,12 @@ def field_coefficients(tr: _Trained, means: list[np.ndarray], var: np.ndarray
     for name in tr.fields:
         b = tr.output_index(name)
         coef = means[b][0] * tr.y_scale[b] + tr.y_mean[b]
-        coef_sd = np.sqrt(var[b, 0]) * tr.y_scale[b]
+        coef_sd = np.sqrt(var[b, 0]) * tr.y_scale[b] * tr.calibration[b]
         log_amp = None
         if name in tr.amplitude:
             a = tr.output_index(name, "amplitude")
             log_amp = (float(means[a][0, 0] * tr.y_scale[a][0] + tr.y_mean[a][0]),
-                       float(var[a, 0] * tr.y_scale[a][0] ** 2))
+                       float(var[a, 0] * (tr.y_scale[a][0] * tr.calibration[a][0]) ** 2))
         out[name] = (coef, coef_sd, log_amp)
     return out
 

@@ -14,6 +14,7 @@ import yaml
 
 import surrogates
 from surrogates import InputError, ModelFormatError, SurrogateError
+from surrogates.common.calibration import interval_factors
 from surrogates.mmgp import MMGP, MMGPConfig
 from surrogates.mmgp.config import GPConfig
 from surrogates.mmgp.gp import (
@@ -121,6 +122,26 @@ def with_config(model, **update):
     return m
 
 
+def test_loo_calibration_scales_the_std_and_leaves_the_mean(plates, model):
+    t = inside(plates.split("test")[0], plates.split("train"))
+    raw = with_config(model, calibration="none")
+    assert all((c == 1).all() for c in raw._trained.calibration)
+    a, b = model.predict(t.mesh, t.inputs), raw.predict(t.mesh, t.inputs)
+    assert "leave-one-out" in a.uncertainty and "leave-one-out" not in b.uncertainty
+    np.testing.assert_array_equal(a.fields["U2"], b.fields["U2"])
+    assert a.scalars == b.scalars
+    tr = model._trained
+    factor = tr.calibration[tr.output_index("max_U2_top", "scalar")][0]
+    assert factor != 1 and model.metrics["gp"]["max_U2_top"]["std_factor_first"] == factor
+    assert a.scalars_std["max_U2_top"] == pytest.approx(factor * b.scalars_std["max_U2_top"], rel=1e-12)
+    # each coefficient std scaled by its factor, the POD truncation part unchanged
+    live = b.std["U2"] > 1e-6 * b.std["U2"].max()  # not the clamped nodes (std ~ 1e-17)
+    ratio = a.std["U2"][live] / b.std["U2"][live]
+    f = tr.calibration[tr.output_index("U2")]
+    assert (ratio <= max(f.max(), 1) + 1e-9).all() and (ratio >= min(f.min(), 1) - 1e-9).all()
+    assert not np.allclose(ratio, 1)
+
+
 def test_sampled_and_closed_form_uncertainty_agree(plates, model):
     exact = with_config(model, uncertainty="gaussian")
     sampled = with_config(model, uncertainty="samples")
@@ -223,6 +244,49 @@ def test_gp_predictive_intervals_are_calibrated_on_a_synthetic_function():
     coverage = float(np.mean(z < 1.959964))
     assert 0.9 < coverage < 0.99, coverage
     assert np.sqrt(np.mean((means[0][:, 0] - yt[:, 0]) ** 2)) < 0.1
+
+
+def test_leave_one_out_residuals_equal_refits_without_each_point():
+    rng = np.random.default_rng(2)
+    x, y = _toy(25, rng)
+    h = Hyperparameters(np.array([[0.8, 1.3], [1.5, 0.6]]), np.array([1.2, 0.7]), np.array([1e-2, 3e-3]))
+    z = Posterior(x, [y, y[:, :1]], h).loo_residuals()
+    assert [a.shape for a in z] == [(25, 2), (25, 1)]
+    for i in (0, 7, 24):
+        keep = np.arange(25) != i
+        means, _, var = Posterior(x[keep], [y[keep], y[keep, :1]], h).predict(x[i:i + 1])
+        for b in range(2):
+            expected = (y[i, : z[b].shape[1]] - means[b][0]) / np.sqrt(var[b, 0])
+            np.testing.assert_allclose(z[b][i], expected, rtol=1e-8)
+
+
+def test_interval_factors_are_the_conformal_quantile_of_the_residuals():
+    rng = np.random.default_rng(3)
+    z = np.abs(rng.standard_normal((4000, 2)) * np.array([1.0, 3.0]))
+    np.testing.assert_allclose(interval_factors(z), [1.0, 3.0], rtol=0.06)
+    # 19 values: the 19th smallest (ceil(20 x 0.95)); with fewer, the largest
+    ramp = np.arange(1.0, 20.0)[:, None]
+    assert interval_factors(ramp)[0] == pytest.approx(19.0 / 1.959964, rel=1e-6)
+    assert interval_factors(ramp[:6])[0] == pytest.approx(6.0 / 1.959964, rel=1e-6)
+    with pytest.raises(ValueError, match="at least one"):
+        interval_factors(np.zeros((0, 1)))
+
+
+def test_loo_calibration_repairs_a_misjudged_predictive_variance():
+    rng = np.random.default_rng(4)
+    x, y = _toy(120, rng)
+    xt, yt = _toy(2000, rng)
+    hyper, _ = fit_hyperparameters(x, [y], GPConfig(restarts=2))
+    # a GP whose variances are 9x too small (outputscale and noise both /9: same mean)
+    shrunk = Hyperparameters(hyper.lengthscale, hyper.outputscale / 9, hyper.noise / 9)
+    post = Posterior(x, [y], shrunk)
+    means, _, var = post.predict(xt)
+    z = np.abs(means[0] - yt) / np.sqrt(var[0])[:, None]
+    assert np.mean(z < 1.959964) < 0.7
+    scale = interval_factors(np.abs(post.loo_residuals()[0]))
+    assert (scale > 2.0).all()
+    coverage = np.mean(z / scale < 1.959964, axis=0)
+    assert ((0.9 < coverage) & (coverage < 0.99)).all(), coverage
 
 
 def test_shared_kernel_gp_equals_independent_gps_with_the_same_hyperparameters():
@@ -419,9 +483,27 @@ def test_amplitude_fields_skip_vanishing_ones_and_unknown_names_are_refused():
         amplitudes(snaps, "max", ["V"])
 
 
-def test_amplitude_model_moments_match_its_draws_and_survive_save_load(plates, tmp_path):
+def test_rms_amplitude_is_the_mass_weighted_root_mean_square(model):
+    from surrogates.mmgp.model import amplitudes
+
+    sup = model._trained.support
+    n = sup.n_nodes
+    xy = sup.mesh.points[:, :2]
+    scalar = np.vstack([np.full(n, 3.0), np.full(n, -0.5), xy[:, 0]])  # (3, n): constants, then x
+    vector = np.vstack([np.r_[np.full(n, 3.0), np.full(n, 4.0)]])      # blocked (3, 4)
+    amps = amplitudes({"T": scalar, "U": vector}, "rms", None, sup.mass, {"T": 1, "U": 2})
+    m = sup.mass(1)
+    area = m.sum()
+    x = scalar[2]
+    np.testing.assert_allclose(amps["T"], [3.0, 0.5, np.sqrt(x @ (m @ x) / area)], rtol=1e-12)
+    np.testing.assert_allclose(amps["U"], [5.0], rtol=1e-12)
+    assert 0 < amps["T"][2] < np.abs(x).max()  # a mean, below the max
+
+
+@pytest.mark.parametrize("kind", ["max", "rms"])
+def test_amplitude_model_moments_match_its_draws_and_survive_save_load(plates, tmp_path, kind):
     train = plates.split("train")
-    m = MMGP({**TINY, "amplitude": "max", "amplitude_fields": ["U1", "U2"]}).fit(train)
+    m = MMGP({**TINY, "amplitude": kind, "amplitude_fields": ["U1", "U2"]}).fit(train)
     assert m.metrics["amplitude_fields"] == ["U1", "U2"]
     s = train[0]
     p = m.predict(s.mesh, s.inputs)
