@@ -71,6 +71,9 @@ def joint_lbfgs(fun, x0: torch.Tensor, *, max_iter: int = 100, **_) -> BatchResu
 
 def gp_training_data(data: Dataset, n_val: int, config: dict) -> dict:
     """Standardised GP inputs/targets of the fit split and of the validation samples."""
+    if config.get("amplitude_inputs"):
+        raise SystemExit("bench_gp_fit compares optimisers on fixed GP inputs; amplitude_inputs makes the "
+                         "validation inputs depend on a first GP: leave it out of --config")
     fit_set, val_set = splits(data, "val", n_val)
     cheap = {**config, "uncertainty": "none", "gp": {"restarts": 1, "max_iter": 1, "refine_iter": 1}}
     model = MMGP(cheap)

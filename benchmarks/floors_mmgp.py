@@ -69,7 +69,7 @@ def sample_floors(model: MMGP, sample, ks: list[int]) -> dict:
     to, back = mm.to_support, mm.from_support
     geo = tr.geometry.project(flatten(to @ planar_points(sample.mesh)))
     x = np.hstack([geo[0], [sample.inputs[n] for n in model.problem.scalar_names]])
-    means, _, var = tr.posterior.predict(((x - tr.x_mean) / tr.x_std)[None, :])
+    means, _, var = tr.gp_predict(((x - tr.x_mean) / tr.x_std)[None, :])
     out = {"transfer": {}, "pod": {k: {} for k in ks}, "model": {k: {} for k in ks}, "coef_err": {}}
     for name, (pred, _, log_amp) in field_coefficients(tr, means, var).items():
         red, c = tr.fields[name], tr.components[name]

@@ -506,6 +506,7 @@ class Posterior:
                     f"with a relative jitter of {max_jitter:g}: duplicated training samples or a "
                     "too small noise; raise gp.noise_lower_bound or gp.max_jitter")
             self.alpha = torch.cholesky_solve(y, self.factor)  # (B, n, M_max)
+        self.y = y  # (B, n, M_max) zero-padded targets
         self.outputscale = torch.as_tensor(hyper.outputscale, dtype=_DTYPE)
 
     def predict(self, x: np.ndarray) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
@@ -535,23 +536,63 @@ class Posterior:
         means = [mean[i, :, :m].numpy() for i, m in enumerate(self.n_columns)]
         return means, latent.numpy(), var.numpy()
 
-    def loo_residuals(self) -> list[np.ndarray]:
+    def _inverse_diagonal(self) -> torch.Tensor:
+        """(B, n) diagonal of (K + s2 I)^-1, from one triangular inverse per GP."""
+        eye = torch.eye(self.x.shape[1], dtype=_DTYPE).expand_as(self.factor)
+        inv_factor = torch.linalg.solve_triangular(self.factor, eye, upper=False)
+        return (inv_factor * inv_factor).sum(-2)
+
+    def loo_means(self) -> list[np.ndarray]:
+        """Leave-one-out predictive means of the training targets, hyperparameters fixed.
+
+        Returns
+        -------
+        B arrays (n, M_b): row i is the posterior mean at training input i of the GP built
+        without training point i, ``y_i - [K^-1 y]_i / [K^-1]_ii`` (Rasmussen & Williams
+        2006, eq. 5.12), K the covariance with the noise.
+        """
+        with torch.no_grad(), torch_threads(self.threads):
+            mean = self.y - self.alpha / self._inverse_diagonal()[:, :, None]
+        return [mean[i, :, :m].numpy() for i, m in enumerate(self.n_columns)]
+
+    def loo_residuals(self, x_at: np.ndarray | None = None) -> list[np.ndarray]:
         """Standardised leave-one-out residuals of the training targets, hyperparameters fixed.
+
+        Parameters
+        ----------
+        x_at : optional (n, d) inputs: row i is where the GP built without training point i
+            predicts point i's targets (None: at its own training input). Lets inputs that
+            are themselves predicted in use (the amplitude inputs of MMGP) be replaced by
+            their predictions.
 
         Returns
         -------
         B arrays (n, M_b): (y_i - mean_-i) / std_-i, where mean_-i and std_-i are the
         predictive mean and std (latent + noise) of the posterior built without training
-        point i. Closed form from the inverse covariance (Rasmussen & Williams 2006,
-        eq. 5.12): y_i - mean_-i = [K^-1 y]_i / [K^-1]_ii and std_-i^2 = 1 / [K^-1]_ii.
-        One triangular inverse per GP, O(n^3 / 3).
+        point i. At the training inputs, closed form from the inverse covariance A = K^-1
+        (Rasmussen & Williams 2006, eq. 5.12): y_i - mean_-i = [A y]_i / A_ii and
+        std_-i^2 = 1 / A_ii, one triangular inverse per GP. At other inputs, with
+        k_i = k(x_at_i, X): mean_-i = k_i^T (A y - A_i [A y]_i / A_ii) and
+        std_-i^2 = s + s2 - k_i^T A k_i + (k_i^T A_i)^2 / A_ii (A_i: column i of A; the
+        rank-one downdate of A that removes point i), O(n^3) per GP.
         """
-        n = self.x.shape[1]
         with torch.no_grad(), torch_threads(self.threads):
-            eye = torch.eye(n, dtype=_DTYPE).expand_as(self.factor)
-            inv_factor = torch.linalg.solve_triangular(self.factor, eye, upper=False)
-            inv_diag = (inv_factor * inv_factor).sum(-2)  # (B, n): diagonal of K^-1
-            z = self.alpha / inv_diag.sqrt()[:, :, None]
+            if x_at is None:
+                z = self.alpha / self._inverse_diagonal().sqrt()[:, :, None]
+            else:
+                xq = torch.as_tensor(np.asarray(x_at, dtype=np.float64), dtype=_DTYPE)
+                if xq.shape != self.x.shape[1:]:
+                    raise SurrogateError(f"x_at must have the training inputs' shape {tuple(self.x.shape[1:])}; "
+                                         f"got {tuple(xq.shape)}")
+                inv = torch.cholesky_inverse(self.factor)  # (B, n, n) A
+                a_ii = inv.diagonal(dim1=-2, dim2=-1)  # (B, n)
+                ks = _covariance(self.kernel, xq[None] * self.mask[:, None, :], self.x)  # (B, n, n): row i = k_i
+                ka = ks @ inv  # row i: k_i^T A
+                c = ka.diagonal(dim1=-2, dim2=-1)  # k_i^T A_i
+                mean = ks @ self.alpha - (c / a_ii)[:, :, None] * self.alpha
+                var = (self.outputscale[:, None] + self.noise[:, None] - (ka * ks).sum(-1)
+                       + c * c / a_ii).clamp_min(1e-300)
+                z = (self.y - mean) / var.sqrt()[:, :, None]
         return [z[i, :, :m].numpy() for i, m in enumerate(self.n_columns)]
 
 

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import torch
 import yaml
+from pydantic import ValidationError
 
 import surrogates
 from surrogates import InputError, ModelFormatError, SurrogateError
@@ -250,14 +251,25 @@ def test_leave_one_out_residuals_equal_refits_without_each_point():
     rng = np.random.default_rng(2)
     x, y = _toy(25, rng)
     h = Hyperparameters(np.array([[0.8, 1.3], [1.5, 0.6]]), np.array([1.2, 0.7]), np.array([1e-2, 3e-3]))
-    z = Posterior(x, [y, y[:, :1]], h).loo_residuals()
-    assert [a.shape for a in z] == [(25, 2), (25, 1)]
+    mask = np.array([[1.0, 1.0], [1.0, 0.0]])  # the second GP does not see input 1
+    post = Posterior(x, [y, y[:, :1]], h, mask=mask)
+    z, loo = post.loo_residuals(), post.loo_means()
+    x_at = x + rng.normal(0.0, 0.3, x.shape)  # each point predicted elsewhere
+    z_at = post.loo_residuals(x_at)
+    assert [a.shape for a in z] == [(25, 2), (25, 1)] == [a.shape for a in z_at]
     for i in (0, 7, 24):
         keep = np.arange(25) != i
-        means, _, var = Posterior(x[keep], [y[keep], y[keep, :1]], h).predict(x[i:i + 1])
+        refit = Posterior(x[keep], [y[keep], y[keep, :1]], h, mask=mask)
+        means, _, var = refit.predict(x[i:i + 1])
+        means_at, _, var_at = refit.predict(x_at[i:i + 1])
         for b in range(2):
-            expected = (y[i, : z[b].shape[1]] - means[b][0]) / np.sqrt(var[b, 0])
-            np.testing.assert_allclose(z[b][i], expected, rtol=1e-8)
+            m = z[b].shape[1]
+            np.testing.assert_allclose(z[b][i], (y[i, :m] - means[b][0]) / np.sqrt(var[b, 0]), rtol=1e-8)
+            np.testing.assert_allclose(loo[b][i], means[b][0], rtol=1e-8)
+            np.testing.assert_allclose(z_at[b][i], (y[i, :m] - means_at[b][0]) / np.sqrt(var_at[b, 0]), rtol=1e-7)
+    np.testing.assert_allclose(post.loo_residuals(x)[0], z[0], rtol=1e-7)  # the general formula at x_at = x
+    with pytest.raises(SurrogateError, match="x_at must have the training inputs' shape"):
+        post.loo_residuals(x_at[:3])
 
 
 def test_interval_factors_are_the_conformal_quantile_of_the_residuals():
@@ -516,6 +528,62 @@ def test_amplitude_model_moments_match_its_draws_and_survive_save_load(plates, t
     m.save(tmp_path / "run")
     back = surrogates.load(tmp_path / "run")
     np.testing.assert_allclose(back.predict(t.mesh, t.inputs).fields["U2"], exact.fields["U2"], rtol=1e-10)
+
+
+def test_amplitude_inputs_feed_the_predicted_log_amplitude_to_the_other_gps(plates, tmp_path):
+    train = plates.split("train")
+    m = MMGP({**TINY, "amplitude": "rms", "amplitude_fields": ["U1", "U2"], "amplitude_inputs": ["U2"]}).fit(train)
+    tr = m._trained
+    d = tr.x_mean.size
+    assert tr.x_train.shape == (len(train), d + 1) and m.metrics["amplitude_inputs"] == ["U2"]
+    a = tr.output_index("U2", "amplitude")
+    np.testing.assert_array_equal(tr.x_train[:, d], tr.y_train[a][:, 0])  # the training log-amplitudes
+    seen = tr.posterior.mask.numpy()[:, d]
+    assert seen[a] == 0 and seen[tr.output_index("U1", "amplitude")] == 0
+    assert seen[tr.output_index("sig22")] == 1 and seen[tr.output_index("max_U2_top", "scalar")] == 1
+    t = inside(plates.split("test")[0], train)
+    p = m.predict(t.mesh, t.inputs)
+    # the two passes by hand: the amplitude GP ignores the extra column, the others get its mean
+    x = np.array([[*tr.geometry.project(flatten(tr.support.morph_and_transfer(t.mesh, back=False).to_support
+                                                 @ t.mesh.points[:, :2]))[0],
+                   *(t.inputs[n] for n in m.problem.scalar_names)]])
+    xs = (x - tr.x_mean) / tr.x_std
+    probe = [tr.posterior.predict(np.hstack([xs, [[v]]]))[0] for v in (-3.0, 3.0)]
+    assert probe[0][a][0, 0] == pytest.approx(probe[1][a][0, 0], rel=1e-12)
+    b = tr.output_index("max_U2_top", "scalar")
+    assert probe[0][b][0, 0] != pytest.approx(probe[1][b][0, 0], rel=1e-6)  # the scalar's GP uses it
+    means = tr.posterior.predict(np.hstack([xs, probe[0][a][:, :1]]))[0]
+    assert p.scalars["max_U2_top"] == pytest.approx(means[b][0, 0] * tr.y_scale[b][0] + tr.y_mean[b][0], rel=1e-12)
+    assert rrmse(train[0].fields["U2"], m.predict(train[0].mesh, train[0].inputs).fields["U2"]) < 0.03
+    # calibrated on left-out points whose amplitude input is predicted, as a new sample's is
+    from surrogates.mmgp.model import calibration
+
+    loo_amp = tr.posterior.loo_means()[a][:, 0]
+    assert not np.allclose(loo_amp, tr.x_train[:, d])
+    x_at = np.hstack([tr.x_train[:, :d], loo_amp[:, None]])
+    expected = [interval_factors(np.abs(z)) for z in tr.posterior.loo_residuals(x_at)]
+    for got, want in zip(tr.calibration, expected):
+        np.testing.assert_allclose(got, want, rtol=1e-12)
+    own = [interval_factors(np.abs(z)) for z in tr.posterior.loo_residuals()]
+    assert not np.allclose(tr.calibration[b], own[b])  # the scalar's factor sees the amplitude error
+    m.save(tmp_path / "run")
+    back = surrogates.load(tmp_path / "run")
+    for got, want in zip(back._trained.calibration, tr.calibration):  # stored, not recomputed
+        np.testing.assert_array_equal(got, want)
+    q = back.predict(t.mesh, t.inputs)
+    np.testing.assert_allclose(q.fields["sig22"], p.fields["sig22"], rtol=1e-10)
+    np.testing.assert_allclose(q.std["sig22"], p.std["sig22"], rtol=1e-10)
+    raw = with_config(m, calibration="none")
+    assert all((c == 1).all() for c in raw._trained.calibration)
+    assert calibration(tr.posterior, "none", tr.x_train, tr.outputs, ["U2"])[b].tolist() == [1.0]
+    with pytest.raises(SurrogateError, match="amplitude_inputs names V, which are not output fields"):
+        MMGP({**TINY, "amplitude": "rms", "amplitude_inputs": ["V"]}).fit(train)
+    with pytest.raises(SurrogateError, match="amplitude_inputs names p, whose amplitude vanishes"):
+        MMGP({**TINY, "amplitude": "rms", "amplitude_inputs": ["p"]}).fit(train)  # one sample is elastic
+    with pytest.raises(ValidationError, match="needs amplitude 'max' or 'rms'"):
+        MMGPConfig(amplitude_inputs=["U2"])
+    with pytest.raises(ValidationError, match="not in amplitude_fields"):
+        MMGPConfig(amplitude="rms", amplitude_fields=["U1"], amplitude_inputs=["U2"])
 
 
 def test_jacobian_stiffening_removes_the_folds_of_the_plain_harmonic_morph(tmp_path_factory):
