@@ -361,7 +361,7 @@ def main() -> None:
 
     if not args.no_peer:
         pr = run_peer(data, train.ids, test, fields, args.modes_geometry, args.modes_fields,
-                      args.peer_restarts, REPO / "runs" / "bench" / "peer_work")
+                      args.peer_restarts, REPO / "runs" / "bench" / f"peer_work_{data.root.name}")
         if pr is not None:
             results["peer"] = {"fit_s": pr["fit_s"], "predict_s": pr["predict_s"], "timings": pr["timings"],
                                "restarts": pr["restarts"], "metrics": evaluate(test, fields, [], pr["preds"])}
