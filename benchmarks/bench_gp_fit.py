@@ -46,7 +46,7 @@ from surrogates.mmgp import MMGP
 from surrogates.mmgp import gp as gp_module
 from surrogates.mmgp.config import GPConfig
 from surrogates.mmgp.lbfgs import BatchResult
-from surrogates.mmgp.model import amplitudes
+from surrogates.mmgp.model import support_amplitude
 from surrogates.mmgp.support import flatten
 
 
@@ -83,11 +83,6 @@ def gp_training_data(data: Dataset, n_val: int, config: dict) -> dict:
     tr = model._trained
     names = tr.outputs
 
-    def amplitude(field: str, u: np.ndarray) -> float:
-        """The model's amplitude of one support field (c n_s,)."""
-        return float(amplitudes({field: u[None]}, model.config.amplitude, None, tr.support.mass,
-                                tr.components)[field][0])
-
     xv, yv = [], [[] for _ in names]
     for s in val_set:
         mm = tr.support.morph_and_transfer(s.mesh, back=False)
@@ -98,12 +93,13 @@ def gp_training_data(data: Dataset, n_val: int, config: dict) -> dict:
             if name in tr.fields:
                 ref = np.asarray(s.fields[name], dtype=np.float64).reshape(s.mesh.n_points, -1)
                 u = flatten(mm.to_support @ ref)
-                a = amplitude(name, u) if name in tr.amplitude else 1.0
+                a = support_amplitude(tr, model.config.amplitude, name, u) if name in tr.amplitude else 1.0
                 y = tr.fields[name].project(u / a)[0]
             elif name.startswith("amplitude:"):
                 field = name.split(":", 1)[1]
                 ref = np.asarray(s.fields[field], dtype=np.float64).reshape(s.mesh.n_points, -1)
-                y = np.array([np.log(amplitude(field, flatten(mm.to_support @ ref)))])
+                u = flatten(mm.to_support @ ref)
+                y = np.array([np.log(support_amplitude(tr, model.config.amplitude, field, u))])
             else:
                 y = np.array([s.scalars[name]])
             yv[b].append((y - tr.y_mean[b]) / tr.y_scale[b])

@@ -40,7 +40,7 @@ sys.path.insert(0, str(REPO))
 from mesh.boundary import planar_points  # noqa: E402
 from mesh.dataset import Dataset  # noqa: E402
 from surrogates.mmgp import MMGP  # noqa: E402
-from surrogates.mmgp.model import amplitudes, field_coefficients  # noqa: E402
+from surrogates.mmgp.model import field_coefficients, support_amplitude  # noqa: E402
 from surrogates.mmgp.support import flatten, unflatten  # noqa: E402
 
 from bench_mmgp import field_rrmse  # noqa: E402
@@ -74,8 +74,7 @@ def sample_floors(model: MMGP, sample, ks: list[int]) -> dict:
     for name, (pred, _, log_amp) in field_coefficients(tr, means, var).items():
         red, c = tr.fields[name], tr.components[name]
         u_s = flatten(to @ np.asarray(sample.fields[name], dtype=np.float64))
-        a_exact = (float(amplitudes({name: u_s[None]}, model.config.amplitude, None, tr.support.mass,
-                                    tr.components)[name][0]) if log_amp is not None else 1.0)
+        a_exact = support_amplitude(tr, model.config.amplitude, name, u_s) if log_amp is not None else 1.0
         a_pred = np.exp(log_amp[0] + log_amp[1] / 2) if log_amp is not None else 1.0
         exact = red.project(u_s / a_exact)[0]
         out["coef_err"][name] = (pred - exact, exact)

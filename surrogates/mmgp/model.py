@@ -167,6 +167,21 @@ def amplitudes(snapshots: dict[str, np.ndarray], mode: str, only: list[str] | No
     return {n: a for n, a in amps.items() if np.all(a > 0) and np.all(np.isfinite(a))}
 
 
+def support_amplitude(tr: _Trained, mode: str, name: str, values: np.ndarray) -> float:
+    """Amplitude (``mode`` "max" or "rms", see :func:`amplitudes`) of one field on the support.
+
+    Parameters
+    ----------
+    tr : the trained model (its support mass matrix and the field's components).
+    values : (c n_s,) the field at the support nodes, blocked layout (field unit).
+
+    Returns
+    -------
+    the amplitude, field unit (how training normalised the field's snapshots).
+    """
+    return float(amplitudes({name: values[None]}, mode, None, tr.support.mass, tr.components)[name][0])
+
+
 def geometry_input_mask(outputs: list[str], n_geometry: int, n_inputs: int,
                         geometry_inputs: dict[str, int]) -> np.ndarray:
     """(B, d) 0/1 mask of the GP inputs each output sees.

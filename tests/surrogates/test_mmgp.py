@@ -568,8 +568,11 @@ def test_amplitude_inputs_feed_the_predicted_log_amplitude_to_the_other_gps(plat
     assert not np.allclose(tr.calibration[b], own[b])  # the scalar's factor sees the amplitude error
     m.save(tmp_path / "run")
     back = surrogates.load(tmp_path / "run")
-    for got, want in zip(back._trained.calibration, tr.calibration):  # stored, not recomputed
+    for got, want in zip(back._trained.calibration, tr.calibration):
         np.testing.assert_array_equal(got, want)
+    meta, arrays = m.state()  # the factors are read from the model folder, not recomputed
+    arrays["y.max_U2_top.std_factor"] = 2.0 * arrays["y.max_U2_top.std_factor"]
+    assert MMGP.from_state(m.config, meta, arrays)._trained.calibration[b][0] == 2.0 * tr.calibration[b][0]
     q = back.predict(t.mesh, t.inputs)
     np.testing.assert_allclose(q.fields["sig22"], p.fields["sig22"], rtol=1e-10)
     np.testing.assert_allclose(q.std["sig22"], p.std["sig22"], rtol=1e-10)
