@@ -346,6 +346,77 @@ def _clamp(
     return nodes, weights, best_d
 
 
+class Locator:
+    """Point location in one source mesh, its search structures built once.
+
+    :func:`locate` and :func:`interpolation_matrix` build a KD-tree of the source
+    simplices (and of its boundary facets for clamping) on every call; a ``Locator``
+    keeps them, for a source that receives many sets of targets (e.g. the common
+    support of a surrogate, to which every new mesh's nodes are mapped back).
+
+    Parameters
+    ----------
+    source : mesh with volume cells (see :func:`simplex_split`); a 2D mesh may have
+        (N, 3) points with constant z.
+    """
+
+    def __init__(self, source: Mesh) -> None:
+        self.source = source
+        self.points = _working_points(source)
+        self.simplices, _ = simplex_split(source)
+        self._sset = _SimplexSet.build(self.points, self.simplices)
+        self._fset: _FacetSet | None = None
+
+    def facets(self) -> _FacetSet:
+        """The boundary facets and their KD-tree (built on first use)."""
+        if self._fset is None:
+            self._fset = _FacetSet.build(self.points, self.simplices)
+        return self._fset
+
+    def locate(self, targets: FloatArray, *, outside: Outside = "clamp", tol: float = 1e-10,
+               k: int | None = None) -> PointLocation:
+        """:func:`locate` of ``targets`` (M, d) in the source (same arguments and errors)."""
+        pts = self.points
+        d = pts.shape[1]
+        p = np.asarray(targets, dtype=np.float64)
+        if p.ndim != 2 or p.shape[1] not in (d, 3) or (p.shape[1] == 3 and d == 2 and p.size
+                                                         and np.ptp(p[:, 2]) > 0):
+            raise MeshError(
+                f"targets must have shape (M, {d}) for this {d}D source mesh; got {p.shape}"
+            )
+        p = np.ascontiguousarray(p[:, :d])
+        if outside not in ("clamp", "nearest_node", "error"):
+            raise MeshError(f"outside must be 'clamp', 'nearest_node' or 'error'; got {outside!r}")
+        sset = self._sset
+        k0 = k or (4 if d <= 2 else 8)
+        m = len(p)
+        simplex = np.full(m, -1, np.int64)
+        lam = np.zeros((m, d + 1))
+        for s in range(0, m, _CHUNK):
+            sl = slice(s, s + _CHUNK)
+            simplex[sl], lam[sl] = _locate_inside(sset, p[sl], tol, k0, 1024)
+        nodes = sset.simplices[np.maximum(simplex, 0)]
+        out = simplex < 0
+        dist = np.zeros(m)
+        if out.any():
+            nodes, lam, dist = _handle_outside(self, p, out, nodes, lam, outside)
+        return PointLocation(nodes, lam, simplex, out, dist)
+
+    def interpolation_matrix(self, targets: FloatArray | Mesh, *, outside: Outside = "clamp",
+                             tol: float = 1e-10) -> sp.csr_matrix:
+        """:func:`interpolation_matrix` from the source to ``targets`` (same arguments and result)."""
+        pts = targets.points if isinstance(targets, Mesh) else targets
+        loc = self.locate(pts, outside=outside, tol=tol)
+        m, d1 = loc.weights.shape
+        rows = np.repeat(np.arange(m, dtype=np.int64), d1)
+        w = sp.csr_matrix(
+            (loc.weights.ravel(), (rows, loc.nodes.ravel())), shape=(m, self.source.n_points)
+        )
+        w.sum_duplicates()
+        w.eliminate_zeros()
+        return w
+
+
 def locate(
     source: Mesh,
     targets: FloatArray,
@@ -380,42 +451,18 @@ def locate(
         On a dimension mismatch, an unsupported cell type, or outside targets with
         ``outside="error"`` (the message gives how many and the first one).
     """
-    pts = _working_points(source)
-    d = pts.shape[1]
-    p = np.asarray(targets, dtype=np.float64)
-    if p.ndim != 2 or p.shape[1] not in (d, 3) or (p.shape[1] == 3 and d == 2 and p.size
-                                                     and np.ptp(p[:, 2]) > 0):
-        raise MeshError(
-            f"targets must have shape (M, {d}) for this {d}D source mesh; got {p.shape}"
-        )
-    p = np.ascontiguousarray(p[:, :d])
-    if outside not in ("clamp", "nearest_node", "error"):
-        raise MeshError(f"outside must be 'clamp', 'nearest_node' or 'error'; got {outside!r}")
-    simplices, _ = simplex_split(source)
-    sset = _SimplexSet.build(pts, simplices)
-    k0 = k or (4 if d <= 2 else 8)
-    m = len(p)
-    simplex = np.full(m, -1, np.int64)
-    lam = np.zeros((m, d + 1))
-    for s in range(0, m, _CHUNK):
-        sl = slice(s, s + _CHUNK)
-        simplex[sl], lam[sl] = _locate_inside(sset, p[sl], tol, k0, 1024)
-    nodes = sset.simplices[np.maximum(simplex, 0)]
-    out = simplex < 0
-    dist = np.zeros(m)
-    if out.any():
-        nodes, lam, dist = _handle_outside(pts, simplices, p, out, nodes, lam, outside)
-    return PointLocation(nodes, lam, simplex, out, dist)
+    return Locator(source).locate(targets, outside=outside, tol=tol, k=k)
 
 
 def _handle_outside(
-    pts: FloatArray, simplices: IntArray, p: FloatArray, out: BoolArray,
+    locator: Locator, p: FloatArray, out: BoolArray,
     nodes: IntArray, lam: FloatArray, outside: Outside,
 ) -> tuple[IntArray, FloatArray, FloatArray]:
     """Fill rows of targets outside the source according to the ``outside`` policy.
 
     Returns (nodes (M, d+1), weights (M, d+1), distance (M,)).
     """
+    pts, simplices = locator.points, locator.simplices
     idx = np.flatnonzero(out)
     if outside == "error":
         first = ", ".join(f"{v:.6g}" for v in p[idx[0]])
@@ -433,8 +480,7 @@ def _handle_outside(
         lam[idx, 0] = 1.0
         dist[idx] = dd
         return nodes, lam, dist
-    fset = _FacetSet.build(pts, simplices)
-    fn, fw, fd = _clamp(pts, fset, p[idx])
+    fn, fw, fd = _clamp(pts, locator.facets(), p[idx])
     nf = fn.shape[1]
     nodes[idx, :nf], lam[idx, :nf] = fn, fw
     nodes[idx, nf:], lam[idx, nf:] = fn[:, :1], 0.0
@@ -495,16 +541,7 @@ def interpolation_matrix(
     >>> (W @ np.array([0., 1., 2.])).round(12).tolist()   # u = x + 2y; second point clamped to (1, 0)
     [0.75, 1.0]
     """
-    pts = targets.points if isinstance(targets, Mesh) else targets
-    loc = locate(source, pts, outside=outside, tol=tol)
-    m, d1 = loc.weights.shape
-    rows = np.repeat(np.arange(m, dtype=np.int64), d1)
-    w = sp.csr_matrix(
-        (loc.weights.ravel(), (rows, loc.nodes.ravel())), shape=(m, source.n_points)
-    )
-    w.sum_duplicates()
-    w.eliminate_zeros()
-    return w
+    return Locator(source).interpolation_matrix(targets, outside=outside, tol=tol)
 
 
 def transfer_point_data(
@@ -544,6 +581,7 @@ def transfer_point_data(
 
 
 __all__ = [
+    "Locator",
     "PointLocation",
     "closest_boundary_points",
     "interpolation_matrix",

@@ -88,3 +88,60 @@ def tet_p1_stiffness(points: np.ndarray, tets: np.ndarray, lam: float | np.ndarr
     data = np.concatenate([upper, np.swapaxes(upper, 1, 2), diag])[order]
     indptr = np.concatenate([[0], np.cumsum(np.bincount(rows, minlength=n))])
     return sp.bsr_matrix((data, cols[order], indptr), shape=(3 * n, 3 * n))
+
+
+
+def tri_p1_element_matrices(points: np.ndarray, triangles: np.ndarray, lam: float,
+                            mu: float) -> tuple[np.ndarray, np.ndarray]:
+    """Element stiffness matrices of P1 plane (strain) elasticity on triangles.
+
+    Parameters
+    ----------
+    points : (N, 2) node coordinates [m].
+    triangles : (C, 3) node indices (any orientation).
+    lam, mu : Lame parameters [Pa] (plane strain: the 3D values; unit thickness).
+
+    Returns
+    -------
+    Ke : (C, 6, 6) [N/m], ``A B^T D B`` of each constant-strain triangle;
+    dofs : (C, 6) int64 global DOFs of its rows, scikit-fem's
+    ``ElementVector(ElementTriP1())`` order (node-major, DOF ``2 i + c``).
+    """
+    tri = np.asarray(triangles, dtype=np.int64)
+    x = points[tri]
+    d1, d2 = x[:, 1] - x[:, 0], x[:, 2] - x[:, 0]
+    det = d1[:, 0] * d2[:, 1] - d1[:, 1] * d2[:, 0]
+    g1 = np.stack([d2[:, 1], -d2[:, 0]], 1) / det[:, None]
+    g2 = np.stack([-d1[:, 1], d1[:, 0]], 1) / det[:, None]
+    g = np.stack([-g1 - g2, g1, g2], 1)               # (C, 3, 2) barycentric gradients
+    area = 0.5 * np.abs(det)
+    # K[(a, i), (b, j)] = A (lam g_a,i g_b,j + mu g_a,j g_b,i + mu delta_ij g_a . g_b)
+    outer = g[:, :, None, :, None] * g[:, None, :, None, :]  # (C, a, b, i, j): g_a,i g_b,j
+    dots = outer[..., 0, 0] + outer[..., 1, 1]
+    K = lam * outer + mu * np.swapaxes(outer, 3, 4)
+    K[..., 0, 0] += mu * dots
+    K[..., 1, 1] += mu * dots
+    K = np.transpose(K, (0, 1, 3, 2, 4)) * area[:, None, None, None, None]  # (C, a, i, b, j)
+    dofs = (2 * tri[:, :, None] + np.arange(2)).reshape(len(tri), 6)
+    return K.reshape(len(tri), 6, 6), dofs
+
+
+def tri_p1_stiffness(points: np.ndarray, triangles: np.ndarray, lam: float, mu: float) -> sp.csr_matrix:
+    """Global P1 plane (strain) elasticity stiffness of a triangle mesh, (2N, 2N) CSR [N/m].
+
+    Parameters
+    ----------
+    points : (N, 2) node coordinates [m].
+    triangles : (C, 3) node indices (any orientation).
+    lam, mu : Lame parameters [Pa] (plane strain: the 3D values; unit thickness).
+
+    Returns
+    -------
+    scipy.sparse.csr_matrix in scikit-fem's ``ElementVector(ElementTriP1())`` DOF order,
+    the sum of :func:`tri_p1_element_matrices`.
+    """
+    K, dofs = tri_p1_element_matrices(points, triangles, lam, mu)
+    rows = np.repeat(dofs, 6, axis=1).ravel()
+    cols = np.tile(dofs, (1, 6)).ravel()
+    n = 2 * len(points)
+    return sp.coo_matrix((K.ravel(), (rows, cols)), shape=(n, n)).tocsr()

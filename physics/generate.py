@@ -386,6 +386,25 @@ _SOLVERS: dict[str, Callable[..., _Solved]] = {
 }
 
 
+def solve_physics(mesh: Mesh, physics: Any, inputs_si: dict[str, float],
+                  rng: np.random.Generator) -> _Solved:
+    """Solve a recipe's ``physics`` section on ``mesh`` with the solver it names.
+
+    Parameters
+    ----------
+    mesh : the sample's mesh (points in metres, the groups the physics names).
+    physics : an ``ElasticityPhysics``, ``ViscoplasticPhysics`` or ``HeatPhysics``.
+    inputs_si : input scalar name -> SI value (:meth:`Recipe.inputs_si`).
+    rng : draws the random fields (temperature loads), if any.
+
+    Returns
+    -------
+    the solver's SI fields (``.fields``: name -> (N,) or (N, dim) or (T, N)), ``.times``
+    and ``.stats``.
+    """
+    return _SOLVERS[physics.solver](mesh, physics, inputs_si, rng)
+
+
 # ----------------------------------------------------------------------- sample
 def _reduce(values: np.ndarray, how: str) -> float:
     if how == "max":
@@ -479,7 +498,7 @@ def run_sample(recipe: Recipe, index: int, seed: int) -> SampleOutcome:
         t_mesh = time.perf_counter() - t0
         _inject_failure(recipe, index)
         si = recipe.inputs_si(inputs)
-        solved = _SOLVERS[recipe.physics.solver](mesh, recipe.physics, si, field_rng)
+        solved = solve_physics(mesh, recipe.physics, si, field_rng)
         t_solve = time.perf_counter() - t0 - t_mesh
         record["solver"] = solved.stats
         avail = solver_fields(recipe.physics, mesh.dim)

@@ -536,6 +536,16 @@ class Posterior:
         means = [mean[i, :, :m].numpy() for i, m in enumerate(self.n_columns)]
         return means, latent.numpy(), var.numpy()
 
+    def predict_mean(self, x: np.ndarray) -> list[np.ndarray]:
+        """Posterior means only at new inputs x (q, d): B arrays (q, M_b), as :meth:`predict`'s."""
+        xq = torch.as_tensor(np.atleast_2d(np.asarray(x, dtype=np.float64)), dtype=_DTYPE)
+        d = self.x.shape[2]
+        if xq.shape[1] != d:
+            raise SurrogateError(f"GP inputs must have {d} columns; got {tuple(xq.shape)}")
+        with torch.no_grad(), torch_threads(self.threads):
+            mean = _covariance(self.kernel, xq[None] * self.mask[:, None, :], self.x) @ self.alpha
+        return [mean[i, :, :m].numpy() for i, m in enumerate(self.n_columns)]
+
     def _inverse_diagonal(self) -> torch.Tensor:
         """(B, n) diagonal of (K + s2 I)^-1, from one triangular inverse per GP."""
         eye = torch.eye(self.x.shape[1], dtype=_DTYPE).expand_as(self.factor)

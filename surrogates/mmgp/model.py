@@ -15,6 +15,10 @@ Training (:meth:`MMGP.fit`):
 5. one factor per POD coefficient and scalar on the predictive std, from the closed-form
    leave-one-out residuals of the training set (:func:`calibration`).
 
+With ``prior: elastic`` the fields of ``prior_fields`` are learnt as corrections of the
+linear elastic solution of each mesh (:mod:`.prior`): log-amplitude ratios and shape
+differences.
+
 Prediction (:meth:`MMGP.predict`) on any mesh of the training topology: morph it,
 transfer its coordinates to the support and project them, evaluate the GPs, decode
 the fields through the POD and map them back onto the mesh's own nodes; the
@@ -36,6 +40,7 @@ import logging
 import time
 import warnings
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -53,6 +58,7 @@ from ..interface import Progress, Surrogate
 from ..prediction import Prediction
 from .config import MMGPConfig
 from .gp import Hyperparameters, Posterior, fit_hyperparameters
+from .prior import build_prior, dataset_recipe, prior_field_names, solve_on_mesh, training_prior
 from .reduction import Reduction, fit_reduction
 from .snapshots import check_problem, median_sample, transfer_training_set
 from .support import CommonSupport, flatten
@@ -87,6 +93,9 @@ class _Trained:
     residual_sd: dict[str, np.ndarray]  # field -> (c n_s,) rms POD truncation residual (shape units)
     calibration: list[np.ndarray]      # per GP output: (M_b,) factor on the predictive std
     amplitude_inputs: list[str] = field(default_factory=list)  # log-amplitudes that are GP inputs
+    prior_fields: list[str] = field(default_factory=list)  # fields learnt as corrections of the prior
+    prior_recipe: dict[str, Any] | None = None  # the recipe whose elastic limit is the prior
+    prior: Any = None                          # its physics.elastic_limit.ElasticLimit
 
     @property
     def outputs(self) -> list[str]:
@@ -117,7 +126,7 @@ class _Trained:
         if not self.amplitude_inputs:
             return self.posterior.predict(xs)
         rows = [self.output_index(n, "amplitude") for n in self.amplitude_inputs]
-        first = self.posterior.predict(np.hstack([xs, np.zeros((xs.shape[0], len(rows)))]))[0]
+        first = self.posterior.predict_mean(np.hstack([xs, np.zeros((xs.shape[0], len(rows)))]))
         return self.posterior.predict(np.hstack([xs, *(first[a][:, :1] for a in rows)]))
 
 
@@ -315,7 +324,13 @@ class MMGP(Surrogate):
         template = dataset[idx]
         support = CommonSupport.build(template.mesh, cfg.morphing, cfg.landmarks, cfg.harmonic_steps,
                                         cfg.harmonic_stiffening, cfg.harmonic_adaptive)
-        snaps = transfer_training_set(dataset, support, progress)
+        prior, prior_names, recipe = None, [], None
+        if cfg.prior == "elastic":
+            recipe = dataset_recipe(dataset)
+            prior = build_prior(recipe)
+            prior_names = prior_field_names(cfg.prior_fields, prior.fields, fields, fields)
+        snaps = transfer_training_set(dataset, support, progress,
+                                      training_prior(prior, prior_names) if prior is not None else None)
         if snaps.inversions:
             warnings.warn(f"{snaps.inversions} of {len(dataset)} training meshes had inverted cells "
                           f"after morphing ({support.method}); their transfer is approximate",
@@ -328,6 +343,11 @@ class MMGP(Surrogate):
             raise SurrogateError(f"amplitude_inputs names {', '.join(skipped)}, whose amplitude vanishes in some "
                                  "training sample (such a field is not normalised and has no log-amplitude GP)")
         shapes = {n: s / amps[n][:, None] if n in amps else s for n, s in snaps.fields.items()}
+        if cfg.prior_fields is None:  # by default, the provided fields that have an amplitude
+            prior_names = [n for n in prior_names if n in amps]
+        prior_amps = self._prior_amplitudes(snaps, prior_names, list(amps), support)
+        for n in prior_names:
+            shapes[n] = shapes[n] - snaps.prior[n] / prior_amps[n][:, None]
         geometry = fit_reduction(snaps.coords, support.mass(2), cfg.n_modes_geometry,
                                  cfg.rtol_geometry, "the geometry")
         reductions = {n: fit_reduction(s, support.mass(snaps.components[n]), cfg.modes_of(n),
@@ -340,7 +360,8 @@ class MMGP(Surrogate):
         x_mean, x_std = _standardise(x)
         xs = (x - x_mean) / x_std
         raw = [reductions[n].project(s) for n, s in shapes.items()]
-        raw += [np.log(a)[:, None] for a in amps.values()]
+        raw += [(np.log(a) - (np.log(prior_amps[n]) if n in prior_amps else 0.0))[:, None]
+                for n, a in amps.items()]
         raw += [snaps.scalars[:, [j]] for j in range(snaps.scalars.shape[1])]
         y_mean, y_scale, targets = [], [], []
         for y in raw:
@@ -369,7 +390,7 @@ class MMGP(Surrogate):
                                  targets, hyper, posterior,
                                  {n: residual_sd(reductions[n], s) for n, s in shapes.items()},
                                  calibration(posterior, cfg.calibration, xs, names, cfg.amplitude_inputs),
-                                 list(cfg.amplitude_inputs))
+                                 list(cfg.amplitude_inputs), prior_names, recipe, prior)
         self.metrics = {
             "mesh_dim": int(template.mesh.dim),
             "n_train": len(dataset),
@@ -383,6 +404,8 @@ class MMGP(Surrogate):
             "modes_fields": {n: r.n_modes for n, r in reductions.items()},
             "amplitude_fields": list(amps),
             "amplitude_inputs": list(cfg.amplitude_inputs),
+            "prior": cfg.prior,
+            "prior_fields": prior_names,
             "pod_energy_geometry": float(geometry.energy[-1]),
             "pod_energy_fields": {n: float(r.energy[-1]) for n, r in reductions.items()},
             "gp": {n: {"nll_per_value": float(report.loss[b]), "noise": float(hyper.noise[b]),
@@ -391,12 +414,36 @@ class MMGP(Surrogate):
                        "std_factor_median": float(np.median(self._trained.calibration[b]))}
                    for b, n in enumerate(names)},
             "time_morph_transfer_s": snaps.seconds,
+            "time_prior_s": snaps.prior_seconds,
             "time_pod_s": t_pod,
             "time_gp_s": report.seconds,
             "time_fit_s": time.perf_counter() - t_start,
         }
         log.info("MMGP trained on %d samples in %.2f s", len(dataset), self.metrics["time_fit_s"])
         return self
+
+    def _prior_amplitudes(self, snaps, names: list[str], amplitude_fields: list[str],
+                          support: CommonSupport) -> dict[str, np.ndarray]:
+        """field -> (S,) amplitude of the prior's solution of each training sample on the support.
+
+        Raises SurrogateError for a prior field without an amplitude, of several
+        components, or whose prior solution vanishes in some sample.
+        """
+        if not names:
+            return {}
+        prior_field_names(names, names, names, amplitude_fields)  # each needs an amplitude
+        several = [n for n in names if snaps.components[n] != 1]
+        if several:
+            raise SurrogateError(f"prior field(s) {', '.join(several)} have several components; the elastic "
+                                 "prior gives scalar fields (name the components, e.g. U1 and U2)")
+        amps = amplitudes(snaps.prior, self.config.amplitude, None, support.mass, {n: 1 for n in names})
+        for n in names:
+            if n not in amps:
+                bad = int(np.argmin(np.abs(snaps.prior[n]).max(axis=1)))
+                raise SurrogateError(f"the elastic prior of field '{n}' vanishes in training sample "
+                                     f"'{snaps.ids[bad]}': it cannot normalise that field; remove '{n}' from "
+                                     "prior_fields")
+        return amps
 
     # ---------------------------------------------------------------- prediction
     def predict(self, mesh: Mesh, inputs: dict[str, float] | None = None, *,
@@ -414,7 +461,9 @@ class MMGP(Surrogate):
         -------
         Prediction on ``mesh``: fields (N,) or (N, c), their std and 2.5/97.5 % quantiles
         (per ``config.uncertainty``), scalars and their std, and timings per stage (s):
-        ``morph``, ``transfer``, ``geometry``, ``gp``, ``decode``, ``total``.
+        ``morph``, ``transfer``, ``geometry``, ``gp``, ``decode``, ``total``; with a
+        prior also ``prior`` (its solve, in a worker thread alongside morph to gp) and
+        ``prior_wait`` (the time spent waiting for it, and using it, after the GPs).
 
         Raises
         ------
@@ -444,6 +493,9 @@ class MMGP(Surrogate):
         values = self.check_inputs(mesh, inputs)
         timings: dict[str, float] = {}
 
+        # the prior's linear solve runs in a worker thread while the mesh is morphed and the GPs evaluated
+        pending = _prior_pool().submit(_timed, solve_on_mesh, tr.prior, mesh, values,
+                                       tr.prior_fields) if tr.prior_fields else None
         t = time.perf_counter()
         res = tr.support.morph(mesh)
         timings["morph"] = time.perf_counter() - t
@@ -461,12 +513,28 @@ class MMGP(Surrogate):
         means, _, var = tr.gp_predict(xs)
         timings["gp"] = time.perf_counter() - t
 
+        prior_terms: dict[str, tuple[np.ndarray, float]] = {}
+        if pending is not None:  # field -> (u_el / a_el on the mesh (N,), log a_el)
+            t = time.perf_counter()
+            solved, timings["prior"] = pending.result()
+            for n, u in solved.items():
+                a = support_amplitude(tr, self.config.amplitude, n, to @ u)
+                if not a > 0:
+                    raise SurrogateError(f"the elastic prior of field '{n}' vanishes on this mesh: it cannot "
+                                         "give the field's amplitude")
+                prior_terms[n] = (u / a, float(np.log(a)))
+            timings["prior_wait"] = time.perf_counter() - t
+
         t = time.perf_counter()
         pred = Prediction(mesh, uncertainty=self._uncertainty_label())
         rng = np.random.default_rng(self.config.seed)
         for name, (coef, coef_sd, log_amp) in field_coefficients(tr, means, var).items():
+            prior_shape = None
+            if name in prior_terms:
+                prior_shape, log_a_el = prior_terms[name]
+                log_amp = (log_amp[0] + log_a_el, log_amp[1])
             self._decode_field(pred, name, tr.fields[name], tr.components[name], back, coef, coef_sd,
-                               log_amp, tr.residual_sd.get(name), rng)
+                               log_amp, tr.residual_sd.get(name), rng, prior_shape)
         for name in tr.scalars:
             b = tr.output_index(name, "scalar")
             pred.scalars[name] = float(means[b][0, 0] * tr.y_scale[b][0] + tr.y_mean[b][0])
@@ -480,7 +548,7 @@ class MMGP(Surrogate):
     def _decode_field(self, pred: Prediction, name: str, red: Reduction, n_comp: int,
                       back: sp.csr_matrix, coef: np.ndarray, coef_sd: np.ndarray,
                       log_amp: tuple[float, float] | None, res_sd: np.ndarray | None,
-                      rng: np.random.Generator) -> None:
+                      rng: np.random.Generator, prior_shape: np.ndarray | None = None) -> None:
         """Decode one field's coefficients (k,) and their std (k,) onto the mesh nodes.
 
         ``res_sd`` (c n_s,): rms POD truncation residual at the support nodes, mapped to
@@ -491,6 +559,9 @@ class MMGP(Surrogate):
         field (None otherwise); the field is then amplitude x shape, amplitude and shape
         independent: its mean and std are the exact moments of that product, and its
         interval is mean -+ 1.96 std in closed form or the draws' quantiles.
+
+        ``prior_shape`` (N,): the prior's normalised solution on the mesh, added to the
+        decoded shape (a known offset: it moves the mean, not the spread).
         """
         n_s = back.shape[1]
         basis, offset = [], []
@@ -499,6 +570,8 @@ class MMGP(Surrogate):
             basis.append(np.asarray(back @ red.modes[:, sl].T))
             offset.append(back @ red.mean[sl])
         basis_all, offset_all = np.stack(basis, 1), np.stack(offset, 1)  # (N, c, k), (N, c)
+        if prior_shape is not None:
+            offset_all = offset_all + np.asarray(prior_shape, dtype=np.float64).reshape(-1, n_comp)
         res_var = 0.0
         if res_sd is not None:
             res_var = np.stack([back @ res_sd[c * n_s:(c + 1) * n_s] for c in range(n_comp)], 1) ** 2  # (N, c)
@@ -579,6 +652,8 @@ class MMGP(Surrogate):
         meta = {"version": STATE_VERSION, "support": support_meta, "fields": list(tr.fields),
                 "components": dict(tr.components), "scalars": list(tr.scalars),
                 "amplitude": list(tr.amplitude), "amplitude_inputs": list(tr.amplitude_inputs)}
+        if tr.prior_fields:
+            meta["prior"] = {"kind": "elastic", "fields": list(tr.prior_fields), "recipe": tr.prior_recipe}
         return meta, {k: np.ascontiguousarray(v) for k, v in arrays.items()}
 
     @classmethod
@@ -609,6 +684,9 @@ class MMGP(Surrogate):
             x_mean, x_std, x_train = (np.asarray(arrays[k]) for k in ("x.mean", "x.std", "x.train"))
             components = {n: int(c) for n, c in meta["components"].items()}
             residual = {n: np.asarray(arrays[f"residual.{n}"]) for n in fields if f"residual.{n}" in arrays}
+            prior_meta = meta.get("prior") or {}
+            prior_names = [str(n) for n in prior_meta.get("fields", [])]
+            recipe = prior_meta.get("recipe") if prior_names else None
         except KeyError as exc:
             raise ModelFormatError(f"the MMGP model folder is incomplete: missing {exc}") from None
         hyper = Hyperparameters.from_arrays("gp", arrays)
@@ -623,8 +701,27 @@ class MMGP(Surrogate):
         model = cls(config)
         model._trained = _Trained(support, Reduction.from_arrays("geometry", arrays), fields, components,
                                   scalars, amplitude, x_mean, x_std, y_mean, y_scale, x_train, y_train, hyper,
-                                  posterior, residual, factors, amplitude_inputs)
+                                  posterior, residual, factors, amplitude_inputs, prior_names, recipe,
+                                  build_prior(recipe) if prior_names else None)
         return model
+
+
+_POOL: ThreadPoolExecutor | None = None
+
+
+def _prior_pool() -> ThreadPoolExecutor:
+    """The worker thread that solves the priors of predictions (created on first use)."""
+    global _POOL
+    if _POOL is None:
+        _POOL = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mmgp-prior")
+    return _POOL
+
+
+def _timed(fn: Callable[..., Any], *args: Any) -> tuple[Any, float]:
+    """(fn(*args), its wall time in s)."""
+    t = time.perf_counter()
+    out = fn(*args)
+    return out, time.perf_counter() - t
 
 
 def calibration(posterior: Posterior, mode: str, x_train: np.ndarray, outputs: list[str],

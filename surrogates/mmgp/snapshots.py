@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import time
 import warnings
-from dataclasses import dataclass
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 
 import numpy as np
 
-from mesh.dataset import Dataset
+from mesh.dataset import Dataset, Sample
 
 from ..errors import SurrogateError
 from ..interface import Progress
@@ -34,7 +36,11 @@ class TrainingSnapshots:
     inputs : (S, p) float64 input scalars, problem order.
     scalars : (S, q) float64 output scalars, problem order.
     inversions : number of samples whose morph inverted some cell.
-    seconds : wall time of morphing and transfer (s).
+    seconds : wall time of morphing and transfer (s), the prior's solves included.
+    prior : field name -> (S, n_s) the prior's solution of each sample at the support
+        nodes (empty without a prior).
+    prior_seconds : time the prior's solves took in their worker thread (s; they
+        overlap the morphing, so they are not added to ``seconds``).
     """
 
     ids: list[str]
@@ -45,6 +51,8 @@ class TrainingSnapshots:
     scalars: np.ndarray
     inversions: int
     seconds: float
+    prior: dict[str, np.ndarray] = field(default_factory=dict)
+    prior_seconds: float = 0.0
 
 
 def median_sample(dataset: Dataset) -> int:
@@ -73,7 +81,8 @@ def check_problem(dataset: Dataset) -> None:
 
 
 def transfer_training_set(dataset: Dataset, support: CommonSupport,
-                          progress: Progress | None = None) -> TrainingSnapshots:
+                          progress: Progress | None = None,
+                          prior: Callable[[Sample], dict[str, np.ndarray]] | None = None) -> TrainingSnapshots:
     """Morph every sample of ``dataset`` and transfer its geometry and fields to ``support``.
 
     Parameters
@@ -81,6 +90,10 @@ def transfer_training_set(dataset: Dataset, support: CommonSupport,
     dataset : training samples (2D meshes of the support's topology).
     support : the common support.
     progress : called with ("morph and transfer", done, total).
+    prior : optional ``sample -> {field: (N,) values}`` solved on each sample's own
+        mesh (:mod:`.prior`), in a worker thread while the sample is morphed (the
+        sparse factorisations release the GIL); its fields are transferred like the
+        outputs.
 
     Returns
     -------
@@ -100,39 +113,58 @@ def transfer_training_set(dataset: Dataset, support: CommonSupport,
     inputs, scalars, ids = [], [], []
     inversions = 0
     total = len(dataset)
-    for i, sample in enumerate(dataset):
-        try:
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always")
-                mm = support.morph_and_transfer(sample.mesh, back=False)
-        except SurrogateError as exc:
-            raise SurrogateError(f"training sample '{sample.id}': {exc}") from None
-        inversions += int(mm.inversions > 0)
-        for w in caught:
-            if not issubclass(w.category, UserWarning) or "inverted" not in str(w.message):
-                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
-        coords.append(flatten(mm.to_support @ mm.points))
-        for n in names:
-            u = np.asarray(sample.fields[n], dtype=np.float64)
-            c = 1 if u.ndim == 1 else int(u.shape[1])
-            if components.setdefault(n, c) != c:
-                raise SurrogateError(f"field '{n}' has {c} components in sample '{sample.id}' but "
-                                     f"{components[n]} in the first sample")
-            fields[n].append(flatten(mm.to_support @ u))
-        missing = [n for n in scalar_names if n not in sample.scalars]
-        if missing:
-            raise SurrogateError(f"training sample '{sample.id}' lacks output scalar(s) {', '.join(missing)}")
-        inputs.append([sample.inputs[n] for n in problem.scalar_names])
-        scalars.append([sample.scalars[n] for n in scalar_names])
-        ids.append(sample.id)
-        if progress is not None:
-            progress("morph and transfer", i + 1, total)
+    prior_fields: dict[str, list[np.ndarray]] = {}
+    t_prior = 0.0
+    pool = ThreadPoolExecutor(max_workers=1) if prior is not None else None
+
+    def timed_prior(sample: Sample) -> tuple[dict[str, np.ndarray], float]:
+        t = time.perf_counter()
+        out = prior(sample)
+        return out, time.perf_counter() - t
+
+    try:
+        for i, sample in enumerate(dataset):
+            pending = pool.submit(timed_prior, sample) if pool is not None else None
+            try:
+                with warnings.catch_warnings(record=True) as caught:
+                    warnings.simplefilter("always")
+                    mm = support.morph_and_transfer(sample.mesh, back=False)
+            except SurrogateError as exc:
+                raise SurrogateError(f"training sample '{sample.id}': {exc}") from None
+            inversions += int(mm.inversions > 0)
+            for w in caught:
+                if not issubclass(w.category, UserWarning) or "inverted" not in str(w.message):
+                    warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+            coords.append(flatten(mm.to_support @ mm.points))
+            for n in names:
+                u = np.asarray(sample.fields[n], dtype=np.float64)
+                c = 1 if u.ndim == 1 else int(u.shape[1])
+                if components.setdefault(n, c) != c:
+                    raise SurrogateError(f"field '{n}' has {c} components in sample '{sample.id}' but "
+                                         f"{components[n]} in the first sample")
+                fields[n].append(flatten(mm.to_support @ u))
+            if pending is not None:
+                solved, seconds = pending.result()
+                t_prior += seconds
+                for n, u in solved.items():
+                    prior_fields.setdefault(n, []).append(mm.to_support @ np.asarray(u, dtype=np.float64))
+            missing = [n for n in scalar_names if n not in sample.scalars]
+            if missing:
+                raise SurrogateError(f"training sample '{sample.id}' lacks output scalar(s) {', '.join(missing)}")
+            inputs.append([sample.inputs[n] for n in problem.scalar_names])
+            scalars.append([sample.scalars[n] for n in scalar_names])
+            ids.append(sample.id)
+            if progress is not None:
+                progress("morph and transfer", i + 1, total)
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
     n_in, n_sc = len(problem.scalar_names), len(scalar_names)
     return TrainingSnapshots(
         ids, np.array(coords), {n: np.array(v) for n, v in fields.items()}, components,
         np.array(inputs, dtype=np.float64).reshape(total, n_in),
         np.array(scalars, dtype=np.float64).reshape(total, n_sc), inversions,
-        time.perf_counter() - t0)
+        time.perf_counter() - t0, {n: np.array(v) for n, v in prior_fields.items()}, t_prior)
 
 
 __all__ = ["TrainingSnapshots", "check_problem", "median_sample", "transfer_training_set"]

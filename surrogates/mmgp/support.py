@@ -36,7 +36,7 @@ from mesh.morphing import (
     morph,
     stiffness_matrix,
 )
-from mesh.transfer import interpolation_matrix, simplex_split
+from mesh.transfer import Locator, interpolation_matrix, simplex_split
 
 from ..errors import InputError, ModelFormatError, SurrogateError
 from .landmarks import boundary_group_nodes, corner_landmarks, landmark_disk_mapping
@@ -205,6 +205,7 @@ class CommonSupport:
     stiffening: float = 0.0
     adaptive: bool = True
     _mass: dict[int, sp.csr_matrix] = field(default_factory=dict, repr=False)
+    _locator: Locator | None = field(default=None, repr=False)
 
     @property
     def n_nodes(self) -> int:
@@ -334,7 +335,9 @@ class CommonSupport:
                           f"of a mesh of {res.mesh.n_points} nodes; its transfer is approximate there",
                           stacklevel=3)
         to = interpolation_matrix(res.mesh, self.mesh.points, outside="clamp")
-        bk = interpolation_matrix(self.mesh, res.points, outside="clamp") if back else None
+        if back and self._locator is None:  # the support's search trees, built once
+            self._locator = Locator(self.mesh)
+        bk = self._locator.interpolation_matrix(res.points, outside="clamp") if back else None
         return to, bk
 
     def mass(self, n_components: int = 1) -> sp.csr_matrix:

@@ -688,3 +688,100 @@ def test_geometry_inputs_restrict_a_field_gp_and_survive_save_load(plates, tmp_p
     m.save(tmp_path / "run")
     back = surrogates.load(tmp_path / "run")
     np.testing.assert_allclose(back.predict(t.mesh, t.inputs).fields["U2"], p.fields["U2"], rtol=1e-10)
+
+
+# ------------------------------------------------------------------ elastic prior
+PRIOR = {**TINY, "amplitude": "rms", "prior": "elastic", "prior_fields": ["U1", "U2", "sig22"]}
+
+
+@pytest.fixture(scope="module")
+def prior_model(plates):
+    return MMGP(PRIOR).fit(plates.split("train"))
+
+
+def test_elastic_prior_targets_are_ratios_and_shape_differences(plates, prior_model):
+    """An elastic training sample has a zero correction: log-ratio 0, shape difference 0."""
+    train = plates.split("train")
+    tr = prior_model._trained
+    assert prior_model.metrics["prior_fields"] == ["U1", "U2", "sig22"] and tr.prior_fields == ["U1", "U2", "sig22"]
+    assert prior_model.metrics["time_prior_s"] > 0
+    elastic = [i for i, s in enumerate(train) if np.abs(s.fields["p"]).max() == 0]
+    plastic = [i for i, s in enumerate(train) if np.abs(s.fields["p"]).max() > 1e-4]
+    assert elastic and plastic
+    for name in ("U2", "sig22"):
+        a, b = tr.output_index(name, "amplitude"), tr.output_index(name)
+        log_ratio = tr.y_train[a][:, 0] * tr.y_scale[a][0] + tr.y_mean[a][0]
+        coef = tr.y_train[b] * tr.y_scale[b] + tr.y_mean[b]
+        zero = tr.fields[name].project(np.zeros((1, tr.support.n_nodes)))[0]
+        for i in elastic:
+            assert abs(log_ratio[i]) < 1e-9
+            np.testing.assert_allclose(coef[i], zero, atol=1e-8 * np.abs(coef).max())
+        assert all(abs(log_ratio[i]) > 1e-3 for i in plastic)
+    # a field that is not a prior field keeps its own log-amplitude
+    a = tr.output_index("sig11", "amplitude")
+    assert (tr.y_train[a][:, 0] * tr.y_scale[a][0] + tr.y_mean[a][0]).min() > 10  # log of ~MPa stresses
+
+
+def test_elastic_prior_prediction_is_amplitude_times_elastic_shape_plus_correction(plates, prior_model, tmp_path):
+    from physics.elastic_limit import ElasticLimit
+    from surrogates.mmgp.model import field_coefficients, support_amplitude
+
+    train = plates.split("train")
+    tr = prior_model._trained
+    t = inside(plates.split("test")[0], train)
+    p = prior_model.predict(t.mesh, t.inputs)
+    assert "prior" in p.timings
+    mm = tr.support.morph_and_transfer(t.mesh, back=True)
+    u_el = ElasticLimit(train.manifest.provenance["recipe"]).solve(t.mesh, t.inputs)["U2"]
+    a_el = support_amplitude(tr, "rms", "U2", mm.to_support @ u_el)
+    x = np.array([[*tr.geometry.project(flatten(mm.to_support @ t.mesh.points[:, :2]))[0],
+                   *(t.inputs[n] for n in prior_model.problem.scalar_names)]])
+    means, _, var = tr.gp_predict((x - tr.x_mean) / tr.x_std)
+    coef, _, (m, v) = field_coefficients(tr, means, var)["U2"]
+    red = tr.fields["U2"]
+    expected = np.exp(m + v / 2) * a_el * (u_el / a_el + mm.from_support @ (red.mean + coef @ red.modes))
+    np.testing.assert_allclose(p.fields["U2"], expected, rtol=1e-9, atol=1e-12 * np.abs(expected).max())
+    assert (p.std["U2"] >= 0).all() and p.std["U2"][t.mesh.group_nodes("top")].min() > 0  # 0 where clamped
+    # the model folder carries the recipe: reloaded, it solves the prior without the dataset
+    prior_model.save(tmp_path / "run")
+    back = surrogates.load(tmp_path / "run")
+    q = back.predict(t.mesh, t.inputs)
+    np.testing.assert_allclose(q.fields["U2"], p.fields["U2"], rtol=1e-10)
+    np.testing.assert_allclose(q.std["sig22"], p.std["sig22"], rtol=1e-10)
+
+
+def test_elastic_prior_recovers_an_elastic_sample_better_than_the_plain_model(plates, prior_model):
+    train = plates.split("train")
+    plain = MMGP({**TINY, "amplitude": "rms"}).fit(train)
+    s = next(s for s in train if np.abs(s.fields["p"]).max() == 0)
+    e_prior = rrmse(s.fields["U1"], prior_model.predict(s.mesh, s.inputs).fields["U1"])
+    e_plain = rrmse(s.fields["U1"], plain.predict(s.mesh, s.inputs).fields["U1"])
+    assert e_prior < 0.5 * e_plain and e_prior < 0.01
+
+
+def test_elastic_prior_errors_name_the_cause(plates, tmp_path_factory):
+    from surrogates.mmgp.prior import build_prior, solve_on_mesh
+
+    train = plates.split("train")
+    with pytest.raises(SurrogateError, match="'p', which the elastic prior does not provide"):
+        MMGP({**PRIOR, "prior_fields": ["p"]}).fit(train)
+    with pytest.raises(SurrogateError, match="'V', which is not an output field"):
+        MMGP({**PRIOR, "prior_fields": ["V"]}).fit(train)
+    bare = train.subset(train.ids)
+    bare.manifest.provenance = {}
+    with pytest.raises(SurrogateError, match="needs the recipe that generated dataset.*dataset.yaml"):
+        MMGP(PRIOR).fit(bare)
+    holes = tiny(tmp_path_factory.getbasetemp(), "holeplate2d")
+    with pytest.raises(SurrogateError, match="is linear elastic.*not a surrogate"):
+        MMGP({**PRIOR, "prior_fields": None}).fit(holes.split("train"))
+    with pytest.raises(ValidationError, match="prior 'elastic' needs amplitude"):
+        MMGPConfig(prior="elastic")
+    with pytest.raises(ValidationError, match="needs a prior"):
+        MMGPConfig(prior_fields=["U1"])
+    limit = build_prior(train.manifest.provenance["recipe"])
+    mesh = train[0].mesh.without_data()
+    mesh.cell_sets.pop("top")
+    with pytest.raises(InputError, match="elastic prior on the mesh to predict.*lacks group.*top"):
+        solve_on_mesh(limit, mesh, train[0].inputs, ["U2"])
+    default = MMGP({**PRIOR, "prior_fields": None}).fit(train)  # every provided field with an amplitude
+    assert default.metrics["prior_fields"] == ["U1", "U2", "sig11", "sig22", "sig12", "von_mises"]
