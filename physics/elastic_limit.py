@@ -33,7 +33,7 @@ from scipy.sparse.csgraph import reverse_cuthill_mckee
 from mesh import Mesh
 
 from .errors import CaseError
-from .fast_p1 import tri_p1_element_matrices
+from .fast_p1 import tri_gradients, tri_p1_element_matrices
 from .generate import solve_physics
 from .recipes import ElasticityPhysics, ElasticMaterialSpec, Recipe, from_si, load_recipe, resolve
 
@@ -145,13 +145,7 @@ def lumped_stresses(points: np.ndarray, triangles: np.ndarray, u: np.ndarray, E:
     (von Mises computed per element, then averaged).
     """
     tri = np.asarray(triangles, dtype=np.int64)
-    x = points[tri]                                   # (C, 3, 2)
-    d1, d2 = x[:, 1] - x[:, 0], x[:, 2] - x[:, 0]
-    det = d1[:, 0] * d2[:, 1] - d1[:, 1] * d2[:, 0]   # 2 x signed area
-    # gradients of the barycentric functions 1 and 2 (rows of inv(J)^T), then 0
-    g1 = np.stack([d2[:, 1], -d2[:, 0]], 1) / det[:, None]
-    g2 = np.stack([-d1[:, 1], d1[:, 0]], 1) / det[:, None]
-    g = np.stack([-g1 - g2, g1, g2], 1)               # (C, 3, 2)
+    g, area = tri_gradients(points, tri)              # (C, 3, 2), (C,)
     grad_u = np.einsum("cai,caj->cij", u[tri], g)     # (C, 2, 2): du_i / dx_j
     e11, e22 = grad_u[:, 0, 0], grad_u[:, 1, 1]
     e12 = 0.5 * (grad_u[:, 0, 1] + grad_u[:, 1, 0])
@@ -161,7 +155,7 @@ def lumped_stresses(points: np.ndarray, triangles: np.ndarray, u: np.ndarray, E:
          "sig12": 2 * mu * e12}
     s["von_mises"] = np.sqrt(0.5 * ((s["sig11"] - s["sig22"]) ** 2 + (s["sig22"] - s["sig33"]) ** 2
                                     + (s["sig33"] - s["sig11"]) ** 2) + 3 * s["sig12"] ** 2)
-    w = np.repeat(np.abs(det) / 6.0, 3)               # area / 3 per corner
+    w = np.repeat(area / 3.0, 3)                      # area / 3 per corner
     idx = tri.ravel()
     mass = np.bincount(idx, weights=w, minlength=len(points))
     mass = np.where(mass > 0, mass, 1.0)

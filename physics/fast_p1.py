@@ -91,6 +91,26 @@ def tet_p1_stiffness(points: np.ndarray, tets: np.ndarray, lam: float | np.ndarr
 
 
 
+def tri_gradients(points: np.ndarray, triangles: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Gradients of the 3 barycentric functions and the area of each triangle.
+
+    Parameters
+    ----------
+    points : (N, 2) node coordinates [m].
+    triangles : (C, 3) node indices (any orientation).
+
+    Returns
+    -------
+    grads : (C, 3, 2) [1/m]; areas : (C,) [m^2], positive.
+    """
+    x = points[np.asarray(triangles, dtype=np.int64)]
+    d1, d2 = x[:, 1] - x[:, 0], x[:, 2] - x[:, 0]
+    det = d1[:, 0] * d2[:, 1] - d1[:, 1] * d2[:, 0]
+    g1 = np.stack([d2[:, 1], -d2[:, 0]], 1) / det[:, None]
+    g2 = np.stack([-d1[:, 1], d1[:, 0]], 1) / det[:, None]
+    return np.stack([-g1 - g2, g1, g2], 1), 0.5 * np.abs(det)
+
+
 def tri_p1_element_matrices(points: np.ndarray, triangles: np.ndarray, lam: float,
                             mu: float) -> tuple[np.ndarray, np.ndarray]:
     """Element stiffness matrices of P1 plane (strain) elasticity on triangles.
@@ -108,13 +128,7 @@ def tri_p1_element_matrices(points: np.ndarray, triangles: np.ndarray, lam: floa
     ``ElementVector(ElementTriP1())`` order (node-major, DOF ``2 i + c``).
     """
     tri = np.asarray(triangles, dtype=np.int64)
-    x = points[tri]
-    d1, d2 = x[:, 1] - x[:, 0], x[:, 2] - x[:, 0]
-    det = d1[:, 0] * d2[:, 1] - d1[:, 1] * d2[:, 0]
-    g1 = np.stack([d2[:, 1], -d2[:, 0]], 1) / det[:, None]
-    g2 = np.stack([-d1[:, 1], d1[:, 0]], 1) / det[:, None]
-    g = np.stack([-g1 - g2, g1, g2], 1)               # (C, 3, 2) barycentric gradients
-    area = 0.5 * np.abs(det)
+    g, area = tri_gradients(points, tri)
     # K[(a, i), (b, j)] = A (lam g_a,i g_b,j + mu g_a,j g_b,i + mu delta_ij g_a . g_b)
     outer = g[:, :, None, :, None] * g[:, None, :, None, :]  # (C, a, b, i, j): g_a,i g_b,j
     dots = outer[..., 0, 0] + outer[..., 1, 1]
@@ -129,16 +143,8 @@ def tri_p1_element_matrices(points: np.ndarray, triangles: np.ndarray, lam: floa
 def tri_p1_stiffness(points: np.ndarray, triangles: np.ndarray, lam: float, mu: float) -> sp.csr_matrix:
     """Global P1 plane (strain) elasticity stiffness of a triangle mesh, (2N, 2N) CSR [N/m].
 
-    Parameters
-    ----------
-    points : (N, 2) node coordinates [m].
-    triangles : (C, 3) node indices (any orientation).
-    lam, mu : Lame parameters [Pa] (plane strain: the 3D values; unit thickness).
-
-    Returns
-    -------
-    scipy.sparse.csr_matrix in scikit-fem's ``ElementVector(ElementTriP1())`` DOF order,
-    the sum of :func:`tri_p1_element_matrices`.
+    Takes the arguments of :func:`tri_p1_element_matrices` and returns the sum of its
+    element matrices, in the same DOF order (scikit-fem's ``ElementVector(ElementTriP1())``).
     """
     K, dofs = tri_p1_element_matrices(points, triangles, lam, mu)
     rows = np.repeat(dofs, 6, axis=1).ravel()

@@ -493,12 +493,12 @@ class MMGP(Surrogate):
         values = self.check_inputs(mesh, inputs)
         timings: dict[str, float] = {}
 
-        # the prior's linear solve runs in a worker thread while the mesh is morphed and the GPs evaluated
-        pending = _prior_pool().submit(_timed, solve_on_mesh, tr.prior, mesh, values,
-                                       tr.prior_fields) if tr.prior_fields else None
         t = time.perf_counter()
         res = tr.support.morph(mesh)
         timings["morph"] = time.perf_counter() - t
+        # the prior's linear solve runs in a worker thread while the transfers and the GPs are evaluated
+        pending = _prior_pool().submit(_timed, solve_on_mesh, tr.prior, mesh, values,
+                                       tr.prior_fields) if tr.prior_fields else None
         t = time.perf_counter()
         to, back = tr.support.operators(res, back=True)
         timings["transfer"] = time.perf_counter() - t

@@ -14,6 +14,7 @@ from mesh.errors import MeshError
 from mesh.mass import mass_matrix
 from mesh.morphing import morph
 from mesh.transfer import (
+    Locator,
     closest_boundary_points,
     interpolation_matrix,
     locate,
@@ -127,6 +128,24 @@ def test_outside_points_are_clamped_to_the_closest_boundary_point():
     w = interpolation_matrix(m, p)
     clamped = np.array([[1.0, 0.3], [0.0, 0.0], [0.4, 1.0], [0.5, 0.5]])
     np.testing.assert_allclose(w @ linear(m.points), linear(clamped), atol=1e-12)
+
+
+def test_a_locator_reuses_its_trees_and_matches_the_one_shot_functions():
+    m = square(8, jitter=0.2)
+    loc = Locator(m)
+    assert loc._fset is None  # the facet tree is built on the first outside point only
+    inside = np.random.default_rng(1).uniform(0.05, 0.95, (40, 2))
+    assert (loc.interpolation_matrix(inside) != interpolation_matrix(m, inside)).nnz == 0
+    assert loc._fset is None
+    outside = np.array([[1.5, 0.3], [-0.2, -0.3], [0.4, 1.25]])
+    for _ in range(2):
+        w = loc.interpolation_matrix(outside)
+        assert abs(w - interpolation_matrix(m, outside)).max() == 0
+    first = loc._fset
+    loc.locate(outside)
+    assert loc._fset is first
+    with pytest.raises(MeshError, match="targets must have shape"):
+        loc.locate(np.zeros((2, 4)))
 
 
 def test_outside_nearest_node_and_error_options():
