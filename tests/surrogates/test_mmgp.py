@@ -785,3 +785,7 @@ def test_elastic_prior_errors_name_the_cause(plates, tmp_path_factory):
         solve_on_mesh(limit, mesh, train[0].inputs, ["U2"])
     default = MMGP({**PRIOR, "prior_fields": None}).fit(train)  # every provided field with an amplitude
     assert default.metrics["prior_fields"] == ["U1", "U2", "sig11", "sig22", "sig12", "von_mises"]
+    # through predict: the prior's error comes back from its worker thread as the InputError
+    free = MMGP({**PRIOR, "landmarks": "none"}).fit(train)  # a morph that needs no group
+    with pytest.raises(InputError, match="elastic prior on the mesh to predict.*lacks group.*top"):
+        free.predict(mesh, train[0].inputs)
