@@ -31,10 +31,10 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from bench_mmgp import field_rrmse  # noqa: E402
+
 from mesh.dataset import Dataset  # noqa: E402
 from surrogates.mmgp import MMGP  # noqa: E402
-
-from bench_mmgp import field_rrmse  # noqa: E402
 
 
 def cross_validate(train: Dataset, config: dict, folds: int) -> dict:

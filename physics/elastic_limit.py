@@ -29,6 +29,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.linalg import cho_solve_banded, cholesky_banded
 from scipy.sparse.csgraph import reverse_cuthill_mckee
+from skfem.models.elasticity import lame_parameters
 
 from mesh import Mesh
 
@@ -36,6 +37,7 @@ from .errors import CaseError
 from .fast_p1 import tri_gradients, tri_p1_element_matrices
 from .generate import solve_physics
 from .recipes import ElasticityPhysics, ElasticMaterialSpec, Recipe, from_si, load_recipe, resolve
+from .recovery import von_mises
 
 __all__ = ["ElasticLimit"]
 
@@ -149,12 +151,11 @@ def lumped_stresses(points: np.ndarray, triangles: np.ndarray, u: np.ndarray, E:
     grad_u = np.einsum("cai,caj->cij", u[tri], g)     # (C, 2, 2): du_i / dx_j
     e11, e22 = grad_u[:, 0, 0], grad_u[:, 1, 1]
     e12 = 0.5 * (grad_u[:, 0, 1] + grad_u[:, 1, 0])
-    lam, mu = E * nu / ((1 + nu) * (1 - 2 * nu)), E / (2 * (1 + nu))
+    lam, mu = lame_parameters(E, nu)
     tr = e11 + e22
     s = {"sig11": lam * tr + 2 * mu * e11, "sig22": lam * tr + 2 * mu * e22, "sig33": lam * tr,
          "sig12": 2 * mu * e12}
-    s["von_mises"] = np.sqrt(0.5 * ((s["sig11"] - s["sig22"]) ** 2 + (s["sig22"] - s["sig33"]) ** 2
-                                    + (s["sig33"] - s["sig11"]) ** 2) + 3 * s["sig12"] ** 2)
+    s["von_mises"] = von_mises(s["sig11"], s["sig22"], s["sig33"], s["sig12"])
     w = np.repeat(area / 3.0, 3)                      # area / 3 per corner
     idx = tri.ravel()
     mass = np.bincount(idx, weights=w, minlength=len(points))
@@ -189,7 +190,7 @@ def plane_strain_p1(mesh: Mesh, triangles: np.ndarray, E: float, nu: float, cond
     """
     pts = mesh.points[:, :2]
     n = len(pts)
-    lam, mu = E * nu / ((1 + nu) * (1 - 2 * nu)), E / (2 * (1 + nu))
+    lam, mu = lame_parameters(E, nu)
     f = np.zeros(2 * n)
     fixed = np.zeros(2 * n, dtype=bool)
     u = np.zeros(2 * n)

@@ -90,7 +90,6 @@ def tet_p1_stiffness(points: np.ndarray, tets: np.ndarray, lam: float | np.ndarr
     return sp.bsr_matrix((data, cols[order], indptr), shape=(3 * n, 3 * n))
 
 
-
 def tri_gradients(points: np.ndarray, triangles: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Gradients of the 3 barycentric functions and the area of each triangle.
 

@@ -58,7 +58,14 @@ from ..interface import Progress, Surrogate
 from ..prediction import Prediction
 from .config import MMGPConfig
 from .gp import Hyperparameters, Posterior, fit_hyperparameters
-from .prior import build_prior, dataset_recipe, prior_field_names, solve_on_mesh, training_prior
+from .prior import (
+    build_prior,
+    dataset_recipe,
+    prior_field_names,
+    solve_on_mesh,
+    timed,
+    training_prior,
+)
 from .reduction import Reduction, fit_reduction
 from .snapshots import check_problem, median_sample, transfer_training_set
 from .support import CommonSupport, flatten
@@ -328,7 +335,7 @@ class MMGP(Surrogate):
         if cfg.prior == "elastic":
             recipe = dataset_recipe(dataset)
             prior = build_prior(recipe)
-            prior_names = prior_field_names(cfg.prior_fields, prior.fields, fields, fields)
+            prior_names = prior_field_names(cfg.prior_fields, prior.fields, fields)
         snaps = transfer_training_set(dataset, support, progress,
                                       training_prior(prior, prior_names) if prior is not None else None)
         if snaps.inversions:
@@ -431,7 +438,11 @@ class MMGP(Surrogate):
         """
         if not names:
             return {}
-        prior_field_names(names, names, names, amplitude_fields)  # each needs an amplitude
+        without = [n for n in names if n not in amplitude_fields]
+        if without:
+            raise SurrogateError(f"prior field(s) {', '.join(without)} have no amplitude (it vanishes in some "
+                                 "training sample, or amplitude_fields leaves it out); remove them from "
+                                 "prior_fields")
         several = [n for n in names if snaps.components[n] != 1]
         if several:
             raise SurrogateError(f"prior field(s) {', '.join(several)} have several components; the elastic "
@@ -497,7 +508,7 @@ class MMGP(Surrogate):
         res = tr.support.morph(mesh)
         timings["morph"] = time.perf_counter() - t
         # the prior's linear solve runs in a worker thread while the transfers and the GPs are evaluated
-        pending = _prior_pool().submit(_timed, solve_on_mesh, tr.prior, mesh, values,
+        pending = _prior_pool().submit(timed, solve_on_mesh, tr.prior, mesh, values,
                                        tr.prior_fields) if tr.prior_fields else None
         t = time.perf_counter()
         to, back = tr.support.operators(res, back=True)
@@ -715,13 +726,6 @@ def _prior_pool() -> ThreadPoolExecutor:
     if _POOL is None:
         _POOL = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mmgp-prior")
     return _POOL
-
-
-def _timed(fn: Callable[..., Any], *args: Any) -> tuple[Any, float]:
-    """(fn(*args), its wall time in s)."""
-    t = time.perf_counter()
-    out = fn(*args)
-    return out, time.perf_counter() - t
 
 
 def calibration(posterior: Posterior, mode: str, x_train: np.ndarray, outputs: list[str],

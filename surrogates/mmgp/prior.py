@@ -15,6 +15,8 @@ This module builds the prior from a dataset and checks the field names; the mode
 """
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -64,21 +66,18 @@ def build_prior(recipe: dict[str, Any]):
     return limit
 
 
-def prior_field_names(requested: list[str] | None, provided: list[str], fields: list[str],
-                      amplitude_fields: list[str]) -> list[str]:
+def prior_field_names(requested: list[str] | None, provided: list[str], fields: list[str]) -> list[str]:
     """The output fields learnt as corrections of the prior, in output order.
 
     Parameters
     ----------
     requested : ``config.prior_fields`` (None: every output field the prior provides).
-    provided : fields the prior solves for; fields : the output fields;
-    amplitude_fields : fields normalised by an amplitude (all prior fields must be).
+    provided : fields the prior solves for; fields : the output fields.
 
     Raises
     ------
     SurrogateError
-        A requested name that is not an output field, that the prior does not provide,
-        or whose amplitude vanishes in some training sample.
+        A requested name that is not an output field, or that the prior does not provide.
     """
     names = [n for n in fields if n in provided] if requested is None else list(requested)
     for n in names:
@@ -88,9 +87,6 @@ def prior_field_names(requested: list[str] | None, provided: list[str], fields: 
         if n not in provided:
             raise SurrogateError(f"prior_fields names '{n}', which the elastic prior does not provide "
                                  f"(it provides {', '.join(provided)})")
-        if n not in amplitude_fields:
-            raise SurrogateError(f"prior field '{n}' has no amplitude (it vanishes in some training sample, "
-                                 "or amplitude_fields leaves it out); remove it from prior_fields")
     return [n for n in fields if n in names]
 
 
@@ -134,4 +130,11 @@ def solve_on_mesh(prior, mesh: Mesh, inputs: dict[str, float], names: list[str])
     return {n: out[n] for n in names}
 
 
-__all__ = ["build_prior", "dataset_recipe", "prior_field_names", "solve_on_mesh", "training_prior"]
+def timed(fn: Callable[..., Any], *args: Any) -> tuple[Any, float]:
+    """(fn(*args), its wall time in s): for a prior solved in a worker thread."""
+    t = time.perf_counter()
+    out = fn(*args)
+    return out, time.perf_counter() - t
+
+
+__all__ = ["build_prior", "dataset_recipe", "prior_field_names", "solve_on_mesh", "timed", "training_prior"]

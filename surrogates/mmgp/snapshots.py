@@ -19,6 +19,7 @@ from mesh.dataset import Dataset, Sample
 
 from ..errors import SurrogateError
 from ..interface import Progress
+from .prior import timed
 from .support import CommonSupport, flatten
 
 
@@ -117,14 +118,9 @@ def transfer_training_set(dataset: Dataset, support: CommonSupport,
     t_prior = 0.0
     pool = ThreadPoolExecutor(max_workers=1) if prior is not None else None
 
-    def timed_prior(sample: Sample) -> tuple[dict[str, np.ndarray], float]:
-        t = time.perf_counter()
-        out = prior(sample)
-        return out, time.perf_counter() - t
-
     try:
         for i, sample in enumerate(dataset):
-            pending = pool.submit(timed_prior, sample) if pool is not None else None
+            pending = pool.submit(timed, prior, sample) if pool is not None else None
             try:
                 with warnings.catch_warnings(record=True) as caught:
                     warnings.simplefilter("always")

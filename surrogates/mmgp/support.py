@@ -29,8 +29,8 @@ from mesh.boundary import boundary_loops, planar_points
 from mesh.errors import MeshError, MorphingError
 from mesh.mass import mass_matrix
 from mesh.morphing import (
-    MorphResult,
     DirichletSolver,
+    MorphResult,
     inverted_cells,
     loop_targets,
     morph,

@@ -767,6 +767,8 @@ def test_elastic_prior_errors_name_the_cause(plates, tmp_path_factory):
         MMGP({**PRIOR, "prior_fields": ["p"]}).fit(train)
     with pytest.raises(SurrogateError, match="'V', which is not an output field"):
         MMGP({**PRIOR, "prior_fields": ["V"]}).fit(train)
+    with pytest.raises(SurrogateError, match="prior field.* U1 have no amplitude"):
+        MMGP({**PRIOR, "prior_fields": ["U1"], "amplitude_fields": ["U2"]}).fit(train)
     bare = train.subset(train.ids)
     bare.manifest.provenance = {}
     with pytest.raises(SurrogateError, match="needs the recipe that generated dataset.*dataset.yaml"):
